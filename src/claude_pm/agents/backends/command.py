@@ -1,0 +1,99 @@
+"""The ``command`` backend: run the program the agent definition names.
+
+``backend_options``::
+
+    command: ["{python}", "scripts/lint.py", "--json"]   # argv; required
+    stdin: task        # task (default): the task text on standard input; none: closed
+    cwd: project       # project (default) or run (the run's own directory)
+
+Placeholders in arguments: ``{python}`` (the interpreter running claude-pm),
+``{project_root}``, ``{run_dir}``, ``{context_file}`` (the hand-off JSON),
+``{task_file}``. The task text itself never goes in argv (it may be larger
+than the kernel accepts); programs read it from stdin, the task file, or the
+hand-off file named by ``CLAUDE_PM_CONTEXT_FILE``.
+
+The executor ``exec``s the program, so the supervised process is the program
+itself: its exit code, memory and output are the agent's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+STDIN_MODES = ("task", "none")
+CWD_MODES = ("project", "run")
+
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
+
+
+def check_options(options: Mapping[str, Any]) -> list[str]:
+    """Problems with a definition's ``backend_options`` for this backend (empty when fine)."""
+    problems = []
+    command = options.get("command")
+    if not isinstance(command, list) or not command:
+        problems.append("backend_options.command must be a non-empty list: [program, arg, ...]")
+    elif not all(isinstance(part, (str, int, float)) for part in command):
+        problems.append("backend_options.command items must be strings")
+    if options.get("stdin", "task") not in STDIN_MODES:
+        problems.append(f"backend_options.stdin must be one of {', '.join(STDIN_MODES)}")
+    if options.get("cwd", "project") not in CWD_MODES:
+        problems.append(f"backend_options.cwd must be one of {', '.join(CWD_MODES)}")
+    return problems
+
+
+def build_argv(options: Mapping[str, Any], placeholders: Mapping[str, str]) -> list[str]:
+    """The program's argv with placeholders filled in."""
+    argv = []
+    for part in options["command"]:
+        text = str(part)
+        for key, value in placeholders.items():
+            text = text.replace("{" + key + "}", value)
+        argv.append(text)
+    return argv
+
+
+def run(handoff: Mapping[str, Any]) -> int:
+    """Replace this process with the agent's program; returns only if that fails."""
+    options = handoff["agent"].get("backend_options") or {}
+    problems = check_options(options)
+    if problems:
+        print("claude-pm command backend: " + "; ".join(problems), file=sys.stderr)
+        return 78
+    run_dir = Path(handoff["task_file"]).parent
+    placeholders = {
+        "python": sys.executable,
+        "project_root": handoff["project_root"],
+        "run_dir": str(run_dir),
+        "context_file": os.environ.get("CLAUDE_PM_CONTEXT_FILE", str(run_dir / "handoff.json")),
+        "task_file": handoff["task_file"],
+    }
+    argv = build_argv(options, placeholders)
+    program = argv[0]
+    resolved = program if os.sep in program else shutil.which(program)
+    if resolved is None or not Path(resolved).exists():
+        print(
+            f"claude-pm command backend: program {program!r} not found "
+            f"(PATH={os.environ.get('PATH', '')!r}); fix backend_options.command "
+            "or the agent's env/PATH",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_FOUND
+    os.chdir(handoff["project_root"] if options.get("cwd", "project") == "project" else run_dir)
+    if options.get("stdin", "task") == "task":
+        fd = os.open(handoff["task_file"], os.O_RDONLY)
+        os.dup2(fd, 0)
+        os.close(fd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(resolved, argv)
+    except OSError as e:
+        print(f"claude-pm command backend: cannot run {resolved!r}: {e}", file=sys.stderr)
+        return EXIT_NOT_EXECUTABLE
+    return EXIT_NOT_EXECUTABLE  # pragma: no cover - execv does not return

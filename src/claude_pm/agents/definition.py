@@ -1,0 +1,88 @@
+"""The agent definition: one Markdown file with YAML front matter, as Claude Code subagents.
+
+This module holds the value only; parsing and validation live in
+``claude_pm.agents.parsing`` and discovery in ``claude_pm.agents.registry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+#: Context keys every agent sees, whatever its definition says.
+BASE_CONTEXT_KEYS: tuple[str, ...] = ("project_root", "user_requirements", "priority")
+
+
+class Tier(StrEnum):
+    """Where a definition came from, highest precedence first."""
+
+    PROJECT = "project"
+    USER = "user"
+    SHIPPED = "shipped"
+
+
+def agent_type_of(name: str) -> str:
+    """The agent type for a name: ``data-engineer`` and ``data_engineer`` are one agent."""
+    return name.strip().lower().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class AgentDefinition:
+    """A loaded, validated agent definition.
+
+    ``claude_code`` keeps every Claude Code subagent field the file carries
+    (``disallowedTools``, ``permissionMode``, ``maxTurns``, ``skills``,
+    ``mcpServers``, ``hooks``, ``memory``, ``background``, ``isolation``,
+    ``color``...) under its original key so an export writes it back unchanged.
+    """
+
+    name: str
+    description: str
+    system_prompt: str = ""
+    tools: tuple[str, ...] | None = None
+    model: str | None = None
+    specializations: tuple[str, ...] = ()
+    context_keys: tuple[str, ...] = ()
+    timeout_s: float | None = None
+    memory_limit_mb: float | None = None
+    env: tuple[str, ...] = ()
+    backend: str | None = None
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    version: str | None = None
+    claude_code: Mapping[str, Any] = field(default_factory=dict)
+    marked_custom: bool = False
+    tier: Tier = Tier.SHIPPED
+    source_path: Path | None = None
+    #: Files of the same agent type this definition overrides, highest precedence first.
+    shadows: tuple[Path, ...] = ()
+
+    @property
+    def agent_type(self) -> str:
+        return agent_type_of(self.name)
+
+    @property
+    def custom(self) -> bool:
+        """Core agents are the ones shipped as core; everything else is custom."""
+        return self.tier is not Tier.SHIPPED or self.marked_custom
+
+    def visible_context_keys(self) -> tuple[str, ...]:
+        """Keys of the caller's context this agent may see."""
+        return tuple(dict.fromkeys((*self.context_keys, *BASE_CONTEXT_KEYS)))
+
+    def to_handoff(self) -> dict[str, Any]:
+        """The JSON-able part the executor needs to run the agent (no re-parsing in the child)."""
+        return {
+            "name": self.name,
+            "agent_type": self.agent_type,
+            "description": self.description,
+            "system_prompt": self.system_prompt,
+            "tools": list(self.tools) if self.tools is not None else None,
+            "model": self.model,
+            "backend": self.backend,
+            "backend_options": dict(self.backend_options),
+            "claude_code": dict(self.claude_code),
+            "source_path": str(self.source_path) if self.source_path else None,
+        }

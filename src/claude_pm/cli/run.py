@@ -1,0 +1,128 @@
+"""``claude-pm run AGENT "task"``: run one agent under supervision and print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from claude_pm.cli.output import error, print_json
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run one agent on a task",
+        description="Run AGENT on TASK as a supervised process tree and print the result. "
+        "Exits 0 when the agent completed, 1 when it failed, timed out, exceeded its "
+        "memory limit or was cancelled, 2 on bad input.",
+    )
+    parser.add_argument("agent", help="agent type, e.g. qa or data-engineer")
+    parser.add_argument("task", help="the task text, or - to read it from standard input")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds (default 300)")
+    parser.add_argument(
+        "--memory-limit", type=int, default=None, help="hard limit for the whole tree, MB"
+    )
+    parser.add_argument(
+        "--context",
+        default=None,
+        help="JSON object with extra context (or @FILE to read it from a file)",
+    )
+    parser.add_argument(
+        "--file", action="append", default=[], dest="files", help="file to focus on (repeatable)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the full JSON result")
+    parser.set_defaults(func=run_command)
+
+
+def _context(args: argparse.Namespace) -> dict[str, Any] | None:
+    raw = args.context
+    if raw is None:
+        context: dict[str, Any] = {}
+    else:
+        text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+        try:
+            context = json.loads(text)
+        except ValueError as e:
+            error(f"--context is not valid JSON: {e}")
+            return None
+        if not isinstance(context, dict):
+            error('--context must be a JSON object, e.g. \'{"user_requirements": "..."}\'')
+            return None
+    if args.files:
+        context["file_paths"] = args.files
+    return context
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from claude_pm.config import load_settings
+    from claude_pm.errors import ClaudePMError
+    from claude_pm.tools.handler import ClaudeToolHandler
+
+    task = sys.stdin.read() if args.task == "-" else args.task
+    context = _context(args)
+    if context is None:
+        return 2
+    try:
+        settings = load_settings(project_root=args.project)
+    except ClaudePMError as e:
+        error(e.message)
+        return 2
+    context.setdefault("project_root", str(settings.project_root))
+    params: dict[str, Any] = {
+        "agent_type": args.agent,
+        "task_description": task,
+        "context": context,
+    }
+    if args.timeout is not None:
+        params["timeout"] = max(1, round(args.timeout))
+    if args.memory_limit is not None:
+        params["memory_limit"] = args.memory_limit
+    result = ClaudeToolHandler(settings=settings).handle_tool_call(
+        "execute_agent_subprocess", params
+    )
+    if args.json:
+        print_json(result)
+    else:
+        _print_summary(result)
+    if "status" not in result:
+        return 2
+    return 0 if result.get("success") else 1
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if "status" not in result:
+        err.print(f"[bold red]error:[/] {result.get('error')}", markup=True)
+        return
+    ok = result["success"]
+    colour = "green" if ok else "red"
+    mem = result["memory_usage"]
+    out.print(
+        f"[bold {colour}]{result['status']}[/] agent [bold]{result['agent_type']}[/] "
+        f"in {result['execution_time_seconds']:.2f}s, exit {result['exit_code']}"
+        + (f" signal {result['signal']}" if result.get("signal") else "")
+        + f", peak {mem['peak_rss_mb']:.1f} MB of {mem['limit_mb']:g} MB ({mem['enforcement']})",
+        markup=True,
+    )
+    if result.get("error"):
+        out.print(f"[red]{result['error']}[/]", markup=True)
+    for event in result.get("events", []):
+        if event["kind"] != "enforcement":
+            out.print(f"  event {event['kind']} at {event['at_s']:.2f}s: {event['message']}")
+    if result.get("output"):
+        out.rule("output" + (" (tail)" if result.get("output_truncated") else ""))
+        out.print(result["output"].rstrip("\n"), markup=False)
+    if result.get("errors"):
+        out.rule("stderr" + (" (tail)" if result.get("errors_truncated") else ""))
+        out.print(result["errors"].rstrip("\n"), markup=False)
+    out.rule()
+    if result.get("tickets_found"):
+        created = ", ".join(result["tickets_created"]) or "none stored"
+        out.print(f"tickets: {result['tickets_found']} found; stored: {created}")
+    out.print(f"run {result['run_id']}; full logs in {result['log_paths']['run_dir']}")

@@ -1,0 +1,147 @@
+"""Values that cross the supervisor's boundary: what to run, and what became of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class ProcessStatus(StrEnum):
+    """How a supervised run ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    MEMORY_EXCEEDED = "memory_exceeded"
+    CANCELLED = "cancelled"
+    SPAWN_ERROR = "spawn_error"
+
+
+class Enforcement(StrEnum):
+    """Which mechanism held the memory limit for a run (strongest first)."""
+
+    CGROUP_V2 = "cgroup_v2"
+    CGROUP_V1 = "cgroup_v1"
+    RLIMIT = "rlimit"
+    SAMPLING = "sampling"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class MemoryLimits:
+    """Memory limits for one run, in MB (MiB).
+
+    ``hard_limit_mb`` kills the whole tree; ``warning_mb`` and ``critical_mb``
+    only emit events and default to 50% and 80% of the hard limit.
+    ``use_rlimit`` opts in to RLIMIT_AS when no cgroup is available (it limits
+    each process's address space, not the tree, and breaks some runtimes).
+    """
+
+    hard_limit_mb: float | None = None
+    warning_mb: float | None = None
+    critical_mb: float | None = None
+    sample_interval_s: float = 0.1
+    kernel_enforcement: bool = True
+    use_rlimit: bool = False
+
+    @property
+    def effective_warning_mb(self) -> float | None:
+        if self.warning_mb is not None:
+            return self.warning_mb
+        return None if self.hard_limit_mb is None else self.hard_limit_mb * 0.5
+
+    @property
+    def effective_critical_mb(self) -> float | None:
+        if self.critical_mb is not None:
+            return self.critical_mb
+        return None if self.hard_limit_mb is None else self.hard_limit_mb * 0.8
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """What to run and under which limits.
+
+    ``argv`` is never passed through a shell. ``run_dir`` receives
+    ``stdout.log`` and ``stderr.log``. ``stdin_data`` of ``None`` closes stdin.
+    ``use_cgroups`` of ``False`` tracks the tree through ``/proc`` alone (no
+    kernel groups, so no kernel memory limit): for machines where cgroups
+    misbehave, and to test the fallback.
+    """
+
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    cwd: Path
+    run_dir: Path
+    timeout_s: float | None = None
+    memory: MemoryLimits = field(default_factory=MemoryLimits)
+    stdin_data: bytes | None = None
+    tail_bytes: int = 64 * 1024
+    kill_grace_s: float = 2.0
+    use_cgroups: bool = True
+
+
+@dataclass(frozen=True)
+class ProcessEvent:
+    """Something the supervisor noticed, as a structured record.
+
+    ``kind`` is one of: ``enforcement``, ``memory_warning``, ``memory_critical``,
+    ``memory_limit``, ``timeout``, ``cancelled``, ``tree_killed``,
+    ``escaped_processes``, ``sample`` (progress, not stored in results).
+    """
+
+    kind: str
+    at_s: float
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "at_s": round(self.at_s, 4),
+            "message": self.message,
+            **self.data,
+        }
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    """One reading of the whole tree's resident memory."""
+
+    at_s: float
+    rss_bytes: int
+    process_count: int
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """What became of a supervised run. Every field is measured, none assumed."""
+
+    status: ProcessStatus
+    exit_code: int | None
+    signal: int | None
+    pid: int | None
+    wall_time_s: float
+    cpu_time_s: float
+    peak_rss_bytes: int
+    peak_rss_sources: Mapping[str, int]
+    enforcement: Enforcement
+    stdout_tail: str
+    stderr_tail: str
+    stdout_path: Path
+    stderr_path: Path
+    stdout_truncated: bool
+    stderr_truncated: bool
+    events: tuple[ProcessEvent, ...] = ()
+    samples: tuple[MemorySample, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ProcessStatus.COMPLETED
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return self.peak_rss_bytes / (1024 * 1024)

@@ -1,0 +1,44 @@
+"""``execute_agent_subprocess``: run one agent under supervision and report what happened."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from claude_pm.process import ProcessEvent
+from claude_pm.tools.results import agent_result
+from claude_pm.tools.services import CallOptions, ToolServices
+
+#: Memory samples become progress notifications at most this often.
+PROGRESS_INTERVAL_S = 1.0
+
+
+def execute_agent_subprocess(
+    services: ToolServices, args: dict[str, Any], call: CallOptions
+) -> dict[str, Any]:
+    """Run the agent named by ``args['agent_type']``; the result carries status and measurements."""
+    from claude_pm.agents.runner import AgentRequest, AgentRunner
+
+    request = AgentRequest(
+        agent_type=args["agent_type"],
+        task_description=args["task_description"],
+        context=args.get("context") or {},
+        timeout_s=args.get("timeout"),
+        memory_limit_mb=args.get("memory_limit"),
+        memory_warning_mb=args.get("memory_warning"),
+        memory_critical_mb=args.get("memory_critical"),
+    )
+    runner = AgentRunner(services.settings, services.registry, services.database)
+    last_progress = [0.0]
+    started = time.monotonic()
+
+    def on_event(event: ProcessEvent) -> None:
+        now = time.monotonic()
+        if event.kind == "sample" and now - last_progress[0] < PROGRESS_INTERVAL_S:
+            return
+        last_progress[0] = now
+        total = request.timeout_s
+        call.progress(f"{request.agent_type}: {event.message}", now - started, total)
+
+    result = runner.run(request, cancel=call.cancel, on_event=on_event)
+    return agent_result(result)

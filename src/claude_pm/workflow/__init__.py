@@ -1,0 +1,1 @@
+"""Workflows: dependency graphs of agent tasks (arrives with the workflows issue)."""

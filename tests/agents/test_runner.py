@@ -1,0 +1,243 @@
+"""execute_agent_subprocess end to end: real registry, executor, processes and SQLite."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claude_pm import ClaudeToolHandler
+from claude_pm.config import load_settings
+
+PRINT_HANDOFF = """
+import json, os, sys
+handoff = json.load(open(os.environ["CLAUDE_PM_CONTEXT_FILE"], encoding="utf-8"))
+task = sys.stdin.read()
+print(json.dumps({
+    "task_len": len(task),
+    "task_head": task[:40],
+    "context_keys": sorted(handoff["context"]),
+    "context": {k: v for k, v in handoff["context"].items() if k != "blob"},
+    "blob_len": len(handoff["context"].get("blob", "")),
+    "env": sorted(os.environ),
+    "inline": os.environ.get("CLAUDE_PM_CONTEXT"),
+    "cwd": os.getcwd(),
+}))
+"""
+
+
+def handler_for(project: Path, **environ: str) -> ClaudeToolHandler:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(project), **environ}
+    return ClaudeToolHandler(settings=load_settings(project_root=project, environ=env))
+
+
+def run(handler: ClaudeToolHandler, agent: str, task: str = "do it", **params: Any) -> Any:
+    return handler.handle_tool_call(
+        "execute_agent_subprocess", {"agent_type": agent, "task_description": task, **params}
+    )
+
+
+def payload(result: dict[str, Any]) -> dict[str, Any]:
+    assert result["success"], result
+    data: dict[str, Any] = json.loads(result["output"])
+    return data
+
+
+def test_completed_run_reports_reference_fields_and_measurements(project, write_agent):
+    write_agent("echoer", PRINT_HANDOFF)
+    result = run(handler_for(project), "echoer", "summarise the repo")
+    data = payload(result)
+    assert data["task_head"] == "summarise the repo"
+    assert data["cwd"] == str(project.resolve())
+    for key in (
+        "success",
+        "agent_type",
+        "task_description",
+        "output",
+        "errors",
+        "execution_time_seconds",
+        "memory_usage",
+        "tickets_created",
+        "exit_code",
+    ):
+        assert key in result
+    assert result["status"] == "completed"
+    assert result["exit_code"] == 0
+    assert result["memory_usage"]["peak_rss_bytes"] > 0
+    assert result["enforcement"] in {"cgroup_v2", "cgroup_v1", "rlimit", "sampling"}
+    assert Path(result["log_paths"]["stdout"]).read_text().strip() == result["output"].strip()
+    assert result["agent"]["tier"] == "project"
+
+
+def test_run_is_recorded_in_sqlite(project, write_agent):
+    write_agent("echoer", "print('hello')")
+    result = run(handler_for(project), "echoer")
+    db = project / ".claude-pm" / "state.db"
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT agent_type, task, status, exit_code, peak_rss_bytes, stdout_path"
+            " FROM runs WHERE run_id = ?",
+            (result["run_id"],),
+        ).fetchone()
+    assert row[:4] == ("echoer", "do it", "completed", 0)
+    assert row[4] > 0
+    assert row[5] == result["log_paths"]["stdout"]
+
+
+def test_context_is_filtered_by_the_agents_context_keys(project, write_agent):
+    write_agent("auditor", PRINT_HANDOFF, context_keys=["security_config", "file_paths"])
+    (project / "app.py").write_text("x = 1\n")
+    context = {
+        "project_root": str(project),
+        "security_config": {"level": "strict"},
+        "test_config": {"runner": "pytest"},
+        "coverage_data": [1, 2],
+        "user_requirements": "focus on auth",
+        "file_paths": ["app.py"],
+    }
+    data = payload(run(handler_for(project), "auditor", context=context))
+    assert data["context_keys"] == [
+        "file_paths",
+        "project_root",
+        "security_config",
+        "user_requirements",
+    ]
+    assert data["context"]["file_paths"] == [str((project / "app.py").resolve())]
+
+
+def test_environment_is_an_allowlist_plus_markers(project, write_agent):
+    write_agent("plain", PRINT_HANDOFF)
+    write_agent("aws", PRINT_HANDOFF, env=["AWS_SECRET_ACCESS_KEY"])
+    handler = handler_for(project, AWS_SECRET_ACCESS_KEY="s3cr3t", LC_ALL="C.UTF-8")
+    plain = payload(run(handler, "plain"))
+    assert "AWS_SECRET_ACCESS_KEY" not in plain["env"]
+    assert "LC_ALL" in plain["env"]
+    for marker in (
+        "CLAUDE_PM_ORCHESTRATED",
+        "CLAUDE_PM_SESSION_ID",
+        "CLAUDE_PM_FRAMEWORK_VERSION",
+        "CLAUDE_PM_PROJECT_ROOT",
+        "CLAUDE_PM_LOG_LEVEL",
+        "CLAUDE_PM_TICKET_AUTO_CREATE",
+        "CLAUDE_PM_CONTEXT_FILE",
+    ):
+        assert marker in plain["env"]
+    assert "AWS_SECRET_ACCESS_KEY" in payload(run(handler, "aws"))["env"]
+
+
+def test_small_context_is_also_inline_base64(project, write_agent):
+    write_agent("echoer", PRINT_HANDOFF)
+    data = payload(run(handler_for(project), "echoer", context={"priority": "high"}))
+    inline = json.loads(base64.b64decode(data["inline"]))
+    assert inline["priority"] == "high"
+
+
+def test_ten_megabyte_context_and_one_megabyte_task_travel_in_the_file(project, write_agent):
+    write_agent("bulky", PRINT_HANDOFF, context_keys=["blob"])
+    task = "t" * (1024 * 1024)
+    blob = "b" * (10 * 1024 * 1024)
+    data = payload(run(handler_for(project), "bulky", task, context={"blob": blob}))
+    assert data["task_len"] == len(task)
+    assert data["blob_len"] == len(blob)
+    assert data["inline"] is None
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"project_root": "/nonexistent/claude-pm-test"}, "does not exist"),
+        ({"file_paths": ["../outside.py"]}, "outside project_root"),
+        ({"file_paths": ["/etc/passwd"]}, "outside project_root"),
+    ],
+)
+def test_bad_context_is_a_clear_error_and_spawns_nothing(project, write_agent, context, expected):
+    write_agent("echoer", "print('ran')")
+    result = run(handler_for(project), "echoer", context=context)
+    assert result["success"] is False
+    assert expected in result["error"]
+    assert not (project / ".claude-pm" / "runs").exists()
+
+
+def test_project_root_that_is_a_file_is_rejected(project, write_agent):
+    write_agent("echoer", "print('ran')")
+    (project / "file.txt").write_text("x")
+    result = run(
+        handler_for(project), "echoer", context={"project_root": str(project / "file.txt")}
+    )
+    assert "not a directory" in result["error"] or "is a file" in result["error"]
+
+
+def test_unknown_agent_lists_the_valid_ones(project, write_agent):
+    write_agent("echoer", "print('ran')")
+    result = run(handler_for(project), "no-such-agent")
+    assert result["success"] is False
+    assert result["error_type"] == "AgentNotFound"
+    assert "echoer" in result["error"]
+    assert "echoer" in result["error_details"]["valid_agents"]
+
+
+def test_agent_without_a_usable_backend_says_so(project, write_agent):
+    write_agent("future", "print('x')", backend="anthropic")
+    result = run(handler_for(project), "future")
+    assert result["error_type"] == "BackendUnavailable"
+    assert "not available" in result["error"]
+
+
+def test_failing_agent_reports_exit_code_and_stderr(project, write_agent):
+    write_agent("broken", "import sys\nprint('partial')\nsys.stderr.write('boom\\n')\nsys.exit(3)")
+    result = run(handler_for(project), "broken")
+    assert result["success"] is False
+    assert result["status"] == "failed"
+    assert result["exit_code"] == 3
+    assert "boom" in result["errors"]
+    assert "exit code 3" in result["error"]
+
+
+def test_missing_program_fails_with_a_message_that_says_what_to_fix(project, write_agent):
+    write_agent("ghost", "", backend_options={"command": ["no-such-program-xyz"]})
+    result = run(handler_for(project), "ghost")
+    assert result["success"] is False
+    assert result["exit_code"] == 127
+    assert "not found" in result["errors"]
+
+
+def test_timeout_is_reported_as_such(project, write_agent):
+    write_agent("sleeper", "import time\nprint('start', flush=True)\ntime.sleep(60)")
+    result = run(handler_for(project), "sleeper", timeout=1)
+    assert result["status"] == "timeout"
+    assert result["success"] is False
+    assert "timed out" in result["error"]
+
+
+def test_memory_limit_kill_is_reported_as_such(project, write_agent):
+    hog = "blocks = []\nwhile True:\n    blocks.append(bytearray(20 * 1024 * 1024))\n"
+    write_agent("hog", hog)
+    result = run(handler_for(project), "hog", memory_limit=100, timeout=60)
+    assert result["status"] == "memory_exceeded"
+    assert "memory limit" in result["error"]
+    assert result["memory_usage"]["limit_mb"] == 100
+
+
+def test_tickets_in_output_are_stored_with_real_ids(project, write_agent):
+    write_agent("finder", "print('SECURITY: token logged in plain text')\nprint('TODO: add tests')")
+    handler = handler_for(project)
+    first = run(handler, "finder")
+    assert first["tickets_found"] == 2
+    assert len(first["tickets_created"]) == 2
+    assert all(t.startswith("PM-") for t in first["tickets_created"])
+    second = run(handler, "finder")
+    assert sorted(second["tickets_created"]) == sorted(first["tickets_created"])
+    assert sorted(second["duplicate_tickets"]) == sorted(first["tickets_created"])
+
+
+def test_auto_create_off_finds_but_stores_nothing(project, write_agent):
+    write_agent("finder", "print('BUG: crash on empty input')")
+    env = {"PATH": "/usr/bin:/bin", "CLAUDE_PM_TICKET_AUTO_CREATE": "false"}
+    handler = ClaudeToolHandler(settings=load_settings(project_root=project, environ=env))
+    result = run(handler, "finder")
+    assert result["tickets_found"] == 1
+    assert result["tickets_created"] == []

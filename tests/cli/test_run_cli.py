@@ -1,0 +1,70 @@
+"""``claude-pm run`` as a user runs it: a real CLI process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def cli(project: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_PM_")}
+    env["CLAUDE_PM_USER_AGENTS_DIR"] = str(project / "no-user-agents")
+    return subprocess.run(
+        [sys.executable, "-m", "claude_pm", "--project", str(project), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_run_prints_json_and_exits_zero(project, write_agent):
+    write_agent("echoer", "import sys\nprint('got:', sys.stdin.read())")
+    out = cli(project, "run", "echoer", "hello world", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "completed"
+    assert "got: hello world" in result["output"]
+
+
+def test_run_reads_the_task_from_stdin_and_prints_a_summary(project, write_agent):
+    write_agent("echoer", "import sys\nprint('got:', sys.stdin.read())")
+    out = cli(project, "run", "echoer", "-", stdin="from stdin")
+    assert out.returncode == 0, out.stderr
+    assert "completed" in out.stdout
+    assert "got: from stdin" in out.stdout
+
+
+def test_failed_agent_exits_nonzero(project, write_agent):
+    write_agent("broken", "raise SystemExit(4)")
+    out = cli(project, "run", "broken", "x")
+    assert out.returncode == 1
+    assert "failed" in out.stdout
+
+
+def test_timeout_flag_and_json(project, write_agent):
+    write_agent("sleeper", "import time\ntime.sleep(30)")
+    out = cli(project, "run", "sleeper", "x", "--timeout", "1", "--json")
+    assert out.returncode == 1
+    assert json.loads(out.stdout)["status"] == "timeout"
+
+
+def test_bad_input_exits_two_with_a_message(project, tmp_path):
+    out = cli(tmp_path / "missing", "run", "qa", "x")
+    assert out.returncode == 2
+    assert "does not exist" in out.stderr
+    out = cli(project, "run", "qa", "x", "--context", "{not json")
+    assert out.returncode == 2
+    assert "--context" in out.stderr
+
+
+def test_help_lists_the_commands():
+    out = subprocess.run(
+        [sys.executable, "-m", "claude_pm", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("run", "agents", "tickets", "tools", "mcp", "pm"):
+        assert command in out.stdout

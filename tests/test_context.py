@@ -1,0 +1,102 @@
+"""Context filtering, the environment allowlist and the hand-off file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from claude_pm.context import (
+    build_environment,
+    check_file_paths,
+    filter_context,
+    read_handoff,
+    resolve_project_root,
+    write_handoff,
+)
+from claude_pm.errors import ContextError
+
+
+def test_filter_keeps_only_visible_keys():
+    ctx = {"a": 1, "b": 2, "project_root": "/x"}
+    assert filter_context(ctx, ["a", "project_root"]) == {"a": 1, "project_root": "/x"}
+
+
+def test_environment_allowlist_patterns_and_markers():
+    parent = {
+        "PATH": "/bin",
+        "LC_CTYPE": "C",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_REGION": "eu",
+        "OTHER": "y",
+    }
+    env = build_environment(parent, ["AWS_REGION"], {"CLAUDE_PM_ORCHESTRATED": "true"})
+    assert env == {
+        "PATH": "/bin",
+        "LC_CTYPE": "C",
+        "AWS_REGION": "eu",
+        "CLAUDE_PM_ORCHESTRATED": "true",
+    }
+    assert "AWS_SECRET_ACCESS_KEY" in build_environment(parent, ["AWS_*"], {})
+
+
+def test_file_paths_must_stay_inside_the_root(tmp_path: Path):
+    root = tmp_path / "root"
+    (root / "src").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (root / "escape").symlink_to(tmp_path / "outside")
+    assert (
+        check_file_paths(["src", str(root / "src")], root.resolve())
+        == [str((root / "src").resolve())] * 2
+    )
+    for bad in (["../outside"], ["escape/x"], [3], "src"):
+        with pytest.raises(ContextError):
+            check_file_paths(bad, root.resolve())
+
+
+def test_project_root_must_be_an_existing_directory(tmp_path: Path):
+    with pytest.raises(ContextError, match="does not exist"):
+        resolve_project_root(tmp_path / "missing")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ContextError, match="not a directory"):
+        resolve_project_root(tmp_path / "f")
+    with pytest.raises(ContextError):
+        resolve_project_root(None)
+
+
+def test_handoff_round_trip_and_inline_threshold(tmp_path: Path):
+    small = write_handoff(
+        tmp_path / "a",
+        run_id="r1",
+        agent={"n": 1},
+        task="é task",
+        context={"k": "v"},
+        project_root=tmp_path,
+    )
+    data = read_handoff(small.handoff_path)
+    assert data["task"] == "é task"
+    assert data["context"] == {"k": "v"}
+    assert small.task_path.read_text(encoding="utf-8") == "é task"
+    assert small.inline_context is not None
+    big = write_handoff(
+        tmp_path / "b",
+        run_id="r2",
+        agent={},
+        task="t",
+        context={"k": "v" * 200_000},
+        project_root=tmp_path,
+    )
+    assert big.inline_context is None
+    with pytest.raises(ContextError, match="JSON"):
+        write_handoff(
+            tmp_path / "c",
+            run_id="r3",
+            agent={},
+            task="t",
+            context={"k": object()},
+            project_root=tmp_path,
+        )
+    (tmp_path / "bad.json").write_text(json.dumps({"version": 99}))
+    with pytest.raises(ContextError, match="version"):
+        read_handoff(tmp_path / "bad.json")
