@@ -1,0 +1,228 @@
+"""The front-matter fields: what each accepts, and writing a definition back as a file.
+
+Checkers raise :class:`InvalidField` with what was expected; the parser turns
+that into a :class:`~claude_pm.agents.parsing.Problem` with the file and line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from claude_pm.agents.definition import AgentDefinition
+
+#: Claude Code's rule (lowercase letters, digits, hyphens) plus ``_`` for claude-pm's own types.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+BACKENDS: tuple[str, ...] = ("command", "builtin", "claude-code", "anthropic", "openai")
+COMMAND_PLACEHOLDERS: tuple[str, ...] = (
+    "python",
+    "project_root",
+    "run_dir",
+    "context_file",
+    "task_file",
+)
+_ENV_PATTERN = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_*?\[\]!-]*")
+
+
+class InvalidField(Exception):
+    """A field's value is unacceptable; ``expected`` says what would be."""
+
+    def __init__(self, message: str, expected: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expected = expected
+
+
+def _split_top_level_commas(text: str) -> list[str]:
+    """``"Read, Agent(a, b)"`` -> ``["Read", "Agent(a, b)"]``: commas inside brackets stay."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def string_list(value: Any, *, what: str) -> tuple[str, ...]:
+    expected = f"a list of {what} or a comma-separated string"
+    if isinstance(value, str):
+        return tuple(dict.fromkeys(_split_top_level_commas(value)))
+    if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+        return tuple(dict.fromkeys(v.strip() for v in value))
+    raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
+
+
+def non_empty_text(value: Any, *, expected: str = "a non-empty string") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
+    return value.strip()
+
+
+def positive_number(value: Any, *, unit: str) -> float:
+    expected = f"a number of {unit} greater than 0"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
+    return float(value)
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in choices:
+            expected = "one of " + ", ".join(choices)
+            raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
+        return value
+
+    return check
+
+
+def of_type(kind: type | tuple[type, ...], expected: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
+        return value
+
+    return check
+
+
+def _positive_int(value: Any) -> Any:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise InvalidField(f"must be a positive integer, got {value!r:.80}", "a positive integer")
+    return value
+
+
+def _memory_scope(value: Any) -> Any:
+    if value not in ("user", "project", "local"):
+        raise InvalidField(
+            f"is Claude Code's memory scope (user, project or local), got {value!r:.80}; "
+            "for a memory limit in megabytes use memory_limit",
+            "one of user, project, local",
+        )
+    return value
+
+
+def _str_or_list(value: Any) -> Any:
+    string_list(value, what="strings")
+    return value
+
+
+#: Claude Code's subagent fields besides name/description/tools/model, lightly checked.
+#: Kept as written under their own key so export writes them back unchanged.
+CLAUDE_CODE_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "disallowedTools": _str_or_list,
+    "permissionMode": one_of(
+        ("default", "acceptEdits", "auto", "dontAsk", "bypassPermissions", "plan")
+    ),
+    "maxTurns": _positive_int,
+    "skills": _str_or_list,
+    "mcpServers": of_type((list, dict), "a list of server names or {name: config} mappings"),
+    "hooks": of_type(dict, "a mapping of hook event to hook list"),
+    "memory": _memory_scope,
+    "background": of_type(bool, "true or false"),
+    "isolation": one_of(("worktree",)),
+    "color": of_type(str, "a color name"),
+    "effort": of_type(str, "an effort level such as low, medium or high"),
+    "initialPrompt": of_type(str, "a string"),
+}
+CLAUDE_PM_FIELDS = {
+    "name",
+    "description",
+    "tools",
+    "model",
+    "specializations",
+    "context_keys",
+    "timeout",
+    "memory_limit",
+    "env",
+    "backend",
+    "backend_options",
+    "version",
+    "custom",
+}
+
+
+def env_names(value: Any) -> tuple[str, ...]:
+    names = string_list(value, what="environment variable names or patterns")
+    for name in names:
+        if not _ENV_PATTERN.fullmatch(name):
+            expected = "variable names or shell patterns such as AWS_*"
+            raise InvalidField(f"{name!r} is not a variable name or pattern", expected)
+    return names
+
+
+def backend_options(value: Any, backend: str | None) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidField(f"must be a mapping, got {value!r:.80}", "a mapping")
+    if backend != "command":
+        return dict(value)
+    command = value.get("command")
+    expected = "command: [program, args...] (a non-empty list of strings)"
+    if not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command):
+        raise InvalidField(f"the command backend needs {expected}", expected)
+    allowed = ", ".join("{" + p + "}" for p in COMMAND_PLACEHOLDERS)
+    for arg in command:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(arg) if f is not None]
+        except ValueError as e:
+            raise InvalidField(f"bad placeholder in {arg!r}: {e}", allowed) from e
+        for field in fields:
+            if field not in COMMAND_PLACEHOLDERS:
+                raise InvalidField(f"unknown placeholder {{{field}}} in {arg!r}", allowed)
+    stdin = value.get("stdin", "task")
+    if stdin not in ("task", "none"):
+        raise InvalidField(f"stdin must be task or none, got {stdin!r}", "stdin: task or none")
+    return dict(value)
+
+
+def agent_name(value: Any) -> str:
+    expected = "lowercase letters, digits, hyphens or underscores (e.g. data-engineer)"
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise InvalidField(f"{value!r:.80} is not a valid agent name", expected)
+    return value
+
+
+def render_definition(definition: AgentDefinition, *, claude_pm_fields: bool = True) -> str:
+    """The definition as a Markdown file; parsing the result gives the same definition back.
+
+    With ``claude_pm_fields=False`` only Claude Code's fields are written.
+    """
+    import yaml
+
+    fields: dict[str, Any] = {"name": definition.name, "description": definition.description}
+    if definition.tools is not None:
+        fields["tools"] = ", ".join(definition.tools)
+    if definition.model is not None:
+        fields["model"] = definition.model
+    fields.update(definition.claude_code)
+    if claude_pm_fields:
+        fields.update(_claude_pm_fields(definition))
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = yaml.dump(fields, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+    return f"---\n{text}---\n\n{definition.system_prompt.strip()}\n"
+
+
+def _claude_pm_fields(definition: AgentDefinition) -> Mapping[str, Any]:
+    optional: dict[str, Any] = {
+        "specializations": list(definition.specializations) or None,
+        "context_keys": list(definition.context_keys) or None,
+        "timeout": definition.timeout_s,
+        "memory_limit": definition.memory_limit_mb,
+        "env": list(definition.env) or None,
+        "backend": definition.backend,
+        "backend_options": dict(definition.backend_options) or None,
+        "version": definition.version,
+        "custom": True if definition.marked_custom else None,
+    }
+    return {k: v for k, v in optional.items() if v is not None}

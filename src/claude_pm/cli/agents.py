@@ -1,0 +1,347 @@
+"""``claude-pm agents``: list, show, check, scaffold and export agent definitions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claude_pm.cli.output import error, print_json
+
+if TYPE_CHECKING:
+    from claude_pm.agents.definition import AgentDefinition
+    from claude_pm.agents.parsing import Problem
+    from claude_pm.agents.registry import AgentRegistry
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "agents",
+        help="list, show, check, create and export agent definitions",
+        description="Agent definitions are Markdown files with YAML front matter (Claude Code's "
+        "subagent format) found in PROJECT/.claude/agents/, the user folder (~/.claude/agents/ "
+        "or $CLAUDE_PM_USER_AGENTS_DIR) and claude-pm itself, in that order of precedence.",
+    )
+    parser.set_defaults(func=lambda _args: _usage(parser))
+    commands = parser.add_subparsers(dest="agents_command", metavar="ACTION")
+
+    listing = commands.add_parser("list", help="the agents available, with their tier")
+    listing.add_argument("--specialization", "-s", default=None, help="only agents with it")
+    listing.add_argument("--core-only", action="store_true", help="leave out custom agents")
+    listing.add_argument("--json", action="store_true", help="print the discovery result as JSON")
+    listing.set_defaults(func=list_command)
+
+    show = commands.add_parser("show", help="one agent's merged definition and its source")
+    show.add_argument("name", help="agent name or type, e.g. data-engineer")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=show_command)
+
+    check = commands.add_parser(
+        "check", help="validate every definition file (exit 1 when one fails)"
+    )
+    check.add_argument("--strict", action="store_true", help="fail on warnings too")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(func=check_command)
+
+    new = commands.add_parser("new", help="scaffold a definition in PROJECT/.claude/agents/")
+    new.add_argument("name", help="lowercase letters, digits and hyphens, e.g. api-reviewer")
+    new.add_argument("--description", default=None, help="when a PM should delegate to it")
+    new.add_argument(
+        "--specialization", action="append", default=[], help="a specialization (repeatable)"
+    )
+    new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    new.set_defaults(func=new_command)
+
+    export = commands.add_parser(
+        "export", help="write the shipped definitions as Claude Code subagent files"
+    )
+    export.add_argument("--to", required=True, type=Path, dest="to", help="target directory")
+    export.add_argument(
+        "--all", action="store_true", help="export every available agent, not only shipped ones"
+    )
+    export.add_argument(
+        "--claude-code-only",
+        action="store_true",
+        help="write only Claude Code's fields (drop claude-pm's own)",
+    )
+    export.add_argument("--force", action="store_true", help="overwrite existing files")
+    export.set_defaults(func=export_command)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _registry(args: argparse.Namespace) -> AgentRegistry | None:
+    from claude_pm.agents.registry import AgentRegistry
+    from claude_pm.config import load_settings
+    from claude_pm.errors import ClaudePMError
+
+    try:
+        settings = load_settings(project_root=getattr(args, "project", None))
+    except ClaudePMError as e:
+        error(e.message)
+        return None
+    return AgentRegistry.from_settings(settings)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from claude_pm.agents.definition import Tier
+    from claude_pm.tools.discover import discovery_result
+
+    registry = _registry(args)
+    if registry is None:
+        return 2
+    discovery = registry.discover(args.specialization, include_custom=not args.core_only)
+    if args.json:
+        print_json(discovery_result(discovery))
+        return 0
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Agents", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("type", no_wrap=True)
+    table.add_column("tier", no_wrap=True)
+    table.add_column("specializations", ratio=1)
+    table.add_column("description", ratio=2)
+    for d in discovery.agents:
+        tier = f"{d.tier}, custom" if d.custom and d.tier is Tier.SHIPPED else str(d.tier)
+        if d.shadows:
+            tier += f"\n(overrides {len(d.shadows)})"
+        table.add_row(d.agent_type, tier, ", ".join(d.specializations), _summary(d.description))
+    console.print(table)
+    if discovery.known_specializations is not None:
+        console.print(
+            f"No agent has the specialization {args.specialization!r}. Known: "
+            + ", ".join(discovery.known_specializations),
+            markup=False,
+            soft_wrap=True,
+        )
+    if discovery.problems:
+        console.print(
+            f"{len(discovery.problems)} definition file(s) were not loaded; "
+            "run `claude-pm agents check` for the reasons.",
+            markup=False,
+            soft_wrap=True,
+        )
+    return 0
+
+
+def _summary(text: str, limit: int = 110) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def definition_dict(d: AgentDefinition) -> dict[str, Any]:
+    """Every field of a merged definition, and where it came from."""
+    return {
+        "type": d.agent_type,
+        "name": d.name,
+        "description": d.description,
+        "tier": str(d.tier),
+        "custom": d.custom,
+        "source_file": str(d.source_path) if d.source_path else None,
+        "shadows": [str(p) for p in d.shadows],
+        "tools": list(d.tools) if d.tools is not None else None,
+        "model": d.model,
+        "specializations": list(d.specializations),
+        "context_keys": list(d.context_keys),
+        "visible_context_keys": list(d.visible_context_keys()),
+        "timeout_s": d.timeout_s,
+        "memory_limit_mb": d.memory_limit_mb,
+        "env": list(d.env),
+        "backend": d.backend,
+        "backend_options": dict(d.backend_options),
+        "version": d.version,
+        "claude_code": dict(d.claude_code),
+        "system_prompt": d.system_prompt,
+    }
+
+
+def show_command(args: argparse.Namespace) -> int:
+    from claude_pm.errors import AgentNotFound
+
+    registry = _registry(args)
+    if registry is None:
+        return 2
+    try:
+        definition = registry.get(args.name)
+    except AgentNotFound as e:
+        error(e.message)
+        return 1
+    data = definition_dict(definition)
+    if args.json:
+        print_json(data)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(show_header=False, box=None, title=definition.name, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in data.items():
+        if key == "system_prompt" or value in (None, [], {}):
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        if key == "shadows":
+            shown = "\n".join(map(str, value))
+        table.add_row(key, shown)
+    console.print(table)
+    console.rule("system prompt")
+    console.print(definition.system_prompt, markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def check_command(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if registry is None:
+        return 2
+    problems, warnings = registry.problems(), registry.warnings()
+    files, agents = registry.files(), registry.agents()
+    failed = bool(problems) or (args.strict and bool(warnings))
+    if args.json:
+        print_json(
+            {
+                "ok": not failed,
+                "files_checked": len(files),
+                "agents_loaded": len(agents),
+                "roots": [{"tier": str(t), "path": str(p)} for t, p in registry.roots],
+                "problems": [p.to_dict() for p in problems],
+                "warnings": [p.to_dict() for p in warnings],
+            }
+        )
+        return 1 if failed else 0
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    for title, items, style in (("error", problems, "red"), ("warning", warnings, "yellow")):
+        for problem in items:
+            console.print(f"[{style}]{title}[/{style}] ", end="")
+            console.print(_describe(problem), markup=False, soft_wrap=True)
+    verdict = "[red]FAILED[/red]" if failed else "[green]OK[/green]"
+    console.print(
+        f"{verdict}: {len(files)} file(s) checked, {len(agents)} agent(s) available, "
+        f"{len(problems)} file(s) not loaded, {len(warnings)} warning(s)",
+        soft_wrap=True,
+    )
+    return 1 if failed else 0
+
+
+def _describe(problem: Problem) -> str:
+    text = problem.describe()
+    return f"{text} (expected {problem.expected})" if problem.expected else text
+
+
+_SCAFFOLD = """\
+---
+name: {name}
+description: >-
+  {description}
+# Claude Code fields (optional): tools (comma-separated; omit to inherit all), model
+# (sonnet, opus, haiku, inherit or a model id), permissionMode, maxTurns, skills, color...
+tools: Read, Grep, Glob
+model: inherit
+# claude-pm fields (optional):
+specializations: [{specializations}]
+context_keys: []        # context keys this agent may see besides project_root,
+                        # user_requirements and priority, e.g. [file_paths]
+timeout: 300            # seconds
+memory_limit: 1024      # megabytes, for the agent's whole process tree
+# env: [MY_TOKEN]       # environment variables (names or patterns) it may receive
+# backend: claude-code  # command, builtin, claude-code, anthropic or openai
+version: "0.1"
+---
+
+You are the {title} on this project.
+
+## Scope
+
+Say what this agent works on and which context keys it reads.
+
+## How to work
+
+List the checks or steps, in order, that a strong engineer in this role would follow.
+
+## How to report
+
+Put each finding on its own line, starting with one of TODO:, FIXME:, BUG:, SECURITY:,
+PERFORMANCE:, REFACTOR: or FEATURE:, so claude-pm files it as a ticket. End with a summary.
+"""
+
+
+def new_command(args: argparse.Namespace) -> int:
+    from claude_pm.agents.definition import Tier
+    from claude_pm.agents.fields import NAME_PATTERN
+    from claude_pm.agents.parsing import parse_agent_text
+    from claude_pm.config import load_settings
+    from claude_pm.errors import ClaudePMError
+
+    name = args.name
+    if not NAME_PATTERN.fullmatch(name):
+        error(f"{name!r} is not a valid agent name: use lowercase letters, digits and hyphens.")
+        return 2
+    try:
+        settings = load_settings(project_root=getattr(args, "project", None))
+    except ClaudePMError as e:
+        error(e.message)
+        return 2
+    target = settings.project_agents_dir / f"{name}.md"
+    if target.exists() and not args.force:
+        error(f"{target} already exists; edit it, or pass --force to replace it.")
+        return 1
+    description = " ".join((args.description or f"Describe when to delegate to {name}.").split())
+    specializations = [s.strip() for s in args.specialization if s.strip()]
+    text = _SCAFFOLD.format(
+        name=name,
+        description=description,
+        specializations=", ".join(specializations),
+        title=name.replace("-", " ").replace("_", " "),
+    )
+    outcome = parse_agent_text(text, target, Tier.PROJECT)
+    if outcome.definition is None:
+        error("; ".join(p.message for p in outcome.errors))
+        return 2
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"created {target}")
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from claude_pm.agents.definition import Tier
+    from claude_pm.agents.fields import render_definition
+    from claude_pm.agents.registry import AgentRegistry
+
+    registry = _registry(args)
+    if registry is None:
+        return 2
+    if args.all:
+        chosen = registry.agents()
+    else:  # the shipped definitions, even those a project or user file overrides
+        chosen = [d for d in AgentRegistry(None, None).agents() if d.tier is Tier.SHIPPED]
+    target_dir: Path = args.to
+    targets = {target_dir / f"{d.name}.md": d for d in chosen}
+    existing = [p for p in targets if p.exists()]
+    if existing and not args.force:
+        error(
+            f"{len(existing)} file(s) already exist in {target_dir} (e.g. {existing[0].name}); "
+            "pass --force to overwrite them."
+        )
+        return 1
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for path, definition in targets.items():
+            if args.claude_code_only or definition.source_path is None:
+                text = render_definition(definition, claude_pm_fields=not args.claude_code_only)
+            else:
+                text = definition.source_path.read_text(encoding="utf-8-sig")
+            path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        error(f"cannot write to {target_dir}: {e.strerror or e}")
+        return 1
+    print(f"exported {len(targets)} agent definition(s) to {target_dir}")
+    return 0
