@@ -1,0 +1,354 @@
+"""Run one process tree to its end: spawn, watch, limit, measure, and leave nothing behind.
+
+The life of a run:
+
+1. Pick the strongest memory enforcement present (cgroup v2, cgroup v1, opt-in
+   RLIMIT_AS, else sampling) and make the run's groups (``cgroups.py``).
+2. Start the child in a new session, output straight into the log files,
+   inside its groups before its own code runs (``spawn.py``).
+3. Until the child exits: sample the tree's RSS every
+   ``sample_interval_s``, emit warning/critical events once each, kill the
+   tree at the hard limit or on a kernel OOM kill, and stop it on timeout or
+   cancellation (TERM to every member, ``kill_grace_s``, then freeze + KILL).
+4. When the child itself has exited (its exit, not the end of its output),
+   whatever is left of its tree gets TERM, the grace, then KILL: a
+   background grandchild never outlives the run (event ``tree_killed``).
+5. Reap, read peaks, remove the groups. Every exit path, exceptions and
+   signals included, goes through 4 and 5 (``lifecycle.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from claude_pm.process import lifecycle
+from claude_pm.process.cgroups import CgroupSupport, RunGroups, cgroup_support
+from claude_pm.process.child import MainChild
+from claude_pm.process.killing import TreeKiller
+from claude_pm.process.memory import MB, SampleLog, thresholds, tree_rss_bytes
+from claude_pm.process.output import open_logs
+from claude_pm.process.results import finished_result, spawn_error_result
+from claude_pm.process.spawn import SpawnError, spawn
+from claude_pm.process.tree import TOKEN_VARIABLE, TreeTracker
+from claude_pm.process.types import (
+    Enforcement,
+    MemorySample,
+    ProcessEvent,
+    ProcessResult,
+    ProcessSpec,
+    ProcessStatus,
+)
+
+log = logging.getLogger(__name__)
+
+_POLL_CAP_S = 0.1
+
+
+def run_process(
+    spec: ProcessSpec,
+    *,
+    cancel: threading.Event | None = None,
+    on_event: Callable[[ProcessEvent], None] | None = None,
+) -> ProcessResult:
+    """Run ``spec`` to its end and say what became of it.
+
+    Never raises for a process-level failure (a program that cannot start is a
+    ``SPAWN_ERROR`` result). Safe to call from several threads at once. An
+    exception in the calling thread (KeyboardInterrupt, SystemExit) kills the
+    tree before it propagates.
+    """
+    return _Run(spec, cancel, on_event).execute()
+
+
+class _Run:
+    def __init__(
+        self,
+        spec: ProcessSpec,
+        cancel: threading.Event | None,
+        on_event: Callable[[ProcessEvent], None] | None,
+    ) -> None:
+        self.spec = spec
+        self.cancel = cancel
+        self.on_event = on_event
+        self.t0 = time.monotonic()
+        self.events: list[ProcessEvent] = []
+        self.samples = SampleLog()
+        self.levels = thresholds(spec.memory)
+        self.crossed: set[str] = set()
+        self.groups: RunGroups | None = None
+        self.tracker: TreeTracker | None = None
+        self.child: MainChild | None = None
+        self.killer: TreeKiller | None = None
+        self.cpu_extra_s = 0.0
+        self.reason: ProcessStatus | None = None
+        self.enforcement = Enforcement.NONE
+        self.tree_done = False
+        self.stdin_thread: threading.Thread | None = None
+        self.owner_thread = threading.get_ident()
+
+    # -- events ---------------------------------------------------------------
+
+    def emit(self, kind: str, message: str, *, level: int = logging.INFO, **data: Any) -> None:
+        event = ProcessEvent(kind, time.monotonic() - self.t0, message, data)
+        if kind != "sample":
+            self.events.append(event)
+            log.log(level, "pid %s: %s", self.child.pid if self.child else None, message)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("on_event callback failed for %s", kind)
+
+    # -- the run --------------------------------------------------------------
+
+    def execute(self) -> ProcessResult:
+        try:
+            stdout, stderr = open_logs(self.spec.run_dir)
+        except OSError as e:
+            return self._spawn_error(f"cannot write logs in {self.spec.run_dir}: {e.strerror or e}")
+        lifecycle.register(self)
+        try:
+            try:
+                self._start(stdout, stderr)
+            except SpawnError as e:
+                return self._spawn_error(str(e))
+            self._supervise()
+            return self._result()
+        except BaseException:
+            if self.killer is not None and not self.killer.child.reaped:
+                self.reason = self.reason or ProcessStatus.CANCELLED
+                self.emit(
+                    "cancelled", "orchestrator interrupted: killing the tree", level=logging.WARNING
+                )
+                self.killer.kill_all()
+            raise
+        finally:
+            self._finish()
+
+    def _start(self, stdout: BinaryIO, stderr: BinaryIO) -> None:
+        spec, memory = self.spec, self.spec.memory
+        limit_bytes = int(memory.hard_limit_mb * MB) if memory.hard_limit_mb else None
+        try:
+            support = cgroup_support() if spec.use_cgroups else CgroupSupport(None, {})
+            if support.any:
+                kernel_limit = limit_bytes if memory.kernel_enforcement else None
+                self.groups = RunGroups.create(support, memory_limit_bytes=kernel_limit)
+            rlimit = None
+            if limit_bytes is None:
+                self.enforcement = Enforcement.NONE
+            elif self.groups is not None and self.groups.limit_set:
+                self.enforcement = (
+                    Enforcement.CGROUP_V2 if self.groups.v2 else Enforcement.CGROUP_V1
+                )
+            elif memory.use_rlimit and memory.kernel_enforcement:
+                self.enforcement, rlimit = Enforcement.RLIMIT, limit_bytes
+            else:
+                self.enforcement = Enforcement.SAMPLING
+            token = os.urandom(16).hex()
+            env = {**spec.env, TOKEN_VARIABLE: token}
+            procs_files = self.groups.procs_files if self.groups else []
+            started = spawn(
+                spec, env, stdout, stderr, procs_files=procs_files, rlimit_as_bytes=rlimit
+            )
+        finally:
+            stdout.close()
+            stderr.close()
+        self.child = child = MainChild(started.proc)
+        if self.enforcement is Enforcement.RLIMIT and started.notes:
+            self.enforcement = Enforcement.SAMPLING
+        if any(note.startswith("cgroup") for note in started.notes):
+            # The child is not reliably in its groups: track it through /proc.
+            if self.enforcement in (Enforcement.CGROUP_V1, Enforcement.CGROUP_V2):
+                self.enforcement = Enforcement.SAMPLING
+            tracking_groups = None
+        else:
+            tracking_groups = self.groups
+        self.tracker = TreeTracker(child.pid, token, tracking_groups)
+        self.killer = TreeKiller(child, self.tracker, self.emit)
+        tracking = (
+            tracking_groups.controllers if tracking_groups else ["process_group", "proc_walk"]
+        )
+        self.emit(
+            "enforcement",
+            f"memory enforcement: {self.enforcement}; tree tracking: {', '.join(tracking)}",
+            enforcement=str(self.enforcement),
+            tracking=tracking,
+            hard_limit_bytes=limit_bytes,
+            notes=list(started.notes),
+        )
+        if spec.stdin_data is not None and child.proc.stdin is not None:
+            self.stdin_thread = threading.Thread(
+                target=_feed_stdin, args=(child.proc.stdin, spec.stdin_data), daemon=True
+            )
+            self.stdin_thread.start()
+
+    def _supervise(self) -> None:
+        spec, child = self.spec, self.child
+        assert child is not None
+        interval = max(0.005, spec.memory.sample_interval_s)
+        deadline = None if spec.timeout_s is None else self.t0 + spec.timeout_s
+        next_sample = time.monotonic()
+        while not child.reap(block=False):
+            now = time.monotonic()
+            if (self.cancel is not None and self.cancel.is_set()) or (
+                lifecycle.shutdown_requested.is_set()
+            ):
+                self.emit("cancelled", "cancelled: stopping the tree", level=logging.WARNING)
+                self._stop(ProcessStatus.CANCELLED, graceful=True)
+                break
+            if deadline is not None and now >= deadline:
+                self.emit(
+                    "timeout",
+                    f"timed out after {spec.timeout_s} s",
+                    level=logging.WARNING,
+                    timeout_s=spec.timeout_s,
+                )
+                self._stop(ProcessStatus.TIMEOUT, graceful=True)
+                break
+            if now >= next_sample:
+                self._sample()
+                if self.reason is not None:
+                    break
+                next_sample = now + interval
+            wake = next_sample if deadline is None else min(next_sample, deadline)
+            child.wait_exit(min(_POLL_CAP_S, max(0.0, wake - time.monotonic())))
+        child.reap(block=True)
+        if self.reason is None and self.groups is not None and self.groups.oom_kills():
+            self.emit(
+                "memory_limit",
+                "the kernel killed a process at the memory limit",
+                level=logging.WARNING,
+                source="kernel",
+                oom_kills=self.groups.oom_kills(),
+            )
+            self.reason = ProcessStatus.MEMORY_EXCEEDED
+        self._end_tree()
+
+    def _sample(self) -> None:
+        assert self.tracker is not None
+        members = self.tracker.members()
+        rss, count = tree_rss_bytes(members)
+        self.samples.add(MemorySample(time.monotonic() - self.t0, rss, count))
+        self.emit("sample", "memory sample", rss_bytes=rss, process_count=count)
+        for level in self.levels:
+            if rss < level.limit_bytes or level.kind in self.crossed:
+                continue
+            self.crossed.add(level.kind)
+            mb = rss / MB
+            if level.kind != "memory_limit":
+                self.emit(
+                    level.kind,
+                    f"{level.kind.replace('_', ' ')}: tree at {mb:.1f} MB",
+                    level=logging.WARNING,
+                    rss_bytes=rss,
+                    threshold_bytes=level.limit_bytes,
+                )
+                continue
+            self.emit(
+                "memory_limit",
+                f"memory limit reached: tree at {mb:.1f} MB, killing it",
+                level=logging.WARNING,
+                source="sampling",
+                rss_bytes=rss,
+                threshold_bytes=level.limit_bytes,
+            )
+            self._stop(ProcessStatus.MEMORY_EXCEEDED, graceful=False)
+            return
+        if self.groups is not None and self.groups.limit_set and self.groups.oom_kills():
+            self.emit(
+                "memory_limit",
+                "the kernel killed a process at the memory limit: killing the tree",
+                level=logging.WARNING,
+                source="kernel",
+                oom_kills=self.groups.oom_kills(),
+            )
+            self._stop(ProcessStatus.MEMORY_EXCEEDED, graceful=False)
+
+    # -- stopping -------------------------------------------------------------
+
+    def _stop(self, reason: ProcessStatus, *, graceful: bool) -> None:
+        """Stop the whole tree for ``reason``: TERM and the grace first when ``graceful``."""
+        assert self.killer is not None
+        self.reason = self.reason or reason
+        self.killer.stop(self.spec.kill_grace_s if graceful else 0.0)
+
+    def emergency_kill(self, grace_s: float) -> None:
+        """From another thread (signal handler, exit): stop the tree now, remove its groups."""
+        if self.killer is not None:
+            self.reason = self.reason or ProcessStatus.CANCELLED
+            self.killer.emergency(grace_s)
+
+    def _end_tree(self) -> None:
+        """After the main child exited: no member of its tree may outlive the run."""
+        if self.tree_done or self.killer is None:
+            return
+        self.tree_done = True
+        grace_s = self.spec.kill_grace_s if self.reason is None else 0.0
+        self.cpu_extra_s += self.killer.end_tree(grace_s)
+
+    def _finish(self) -> None:
+        """Last line of every path: nothing alive, everything closed, groups removed."""
+        try:
+            if self.killer is not None:
+                if not self.killer.child.reaped:
+                    self.killer.kill_all()
+                    self.killer.child.reap(block=True)
+                self._end_tree()
+        finally:
+            if self.stdin_thread is not None:
+                self.stdin_thread.join(timeout=1.0)
+            if self.child is not None:
+                self.child.close()
+            if self.groups is not None:
+                stuck = self.groups.remove()
+                if stuck:
+                    log.warning("could not remove cgroups %s", stuck)
+            lifecycle.unregister(self)
+
+    # -- results --------------------------------------------------------------
+
+    def _spawn_error(self, error: str) -> ProcessResult:
+        log.warning("cannot start %s: %s", list(self.spec.argv)[:1], error)
+        return spawn_error_result(
+            self.spec,
+            error=error,
+            enforcement=self.enforcement,
+            events=self.events,
+            wall_time_s=time.monotonic() - self.t0,
+        )
+
+    def _result(self) -> ProcessResult:
+        child = self.child
+        assert child is not None
+        sources = {"samples": self.samples.peak_bytes, "wait4_maxrss": child.maxrss_bytes}
+        cgroup_peak = self.groups.peak_bytes() if self.groups is not None else None
+        if cgroup_peak is not None:
+            sources["cgroup_peak"] = cgroup_peak
+        return finished_result(
+            self.spec,
+            pid=child.pid,
+            wait_status=child.wait_status,
+            reason=self.reason,
+            wall_time_s=(child.ended_at or time.monotonic()) - self.t0,
+            cpu_time_s=child.cpu_s + self.cpu_extra_s,
+            peak_sources=sources,
+            enforcement=self.enforcement,
+            events=self.events,
+            samples=self.samples.samples,
+        )
+
+
+def _feed_stdin(pipe: BinaryIO, data: bytes) -> None:
+    try:
+        pipe.write(data)
+    except (BrokenPipeError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            pipe.close()
