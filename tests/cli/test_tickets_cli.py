@@ -1,0 +1,220 @@
+"""``claude-pm tickets ...``: list, show, update, extract, export, push."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claude_pm.cli.tickets import register
+from fakes.github import FakeGitHub
+
+OUTPUT = "intro\nSECURITY: secret in logs\n# todo: tidy the config\nBUG(P3): typo in help\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claude-pm")
+    parser.add_argument("--project", type=Path, default=None)
+    register(parser.add_subparsers(dest="command"))
+    return parser
+
+
+@pytest.fixture
+def cli(project: Path, capsys: pytest.CaptureFixture[str]):
+    def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+        args = build_parser().parse_args(["--project", str(project), "tickets", *argv])
+        old_stdin = sys.stdin
+        if stdin is not None:
+            sys.stdin = io.StringIO(stdin)
+        try:
+            code = args.func(args)
+        finally:
+            sys.stdin = old_stdin
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
+def stored(cli, project: Path) -> Path:
+    log = project / "agent.log"
+    log.write_text(OUTPUT)
+    code, _, err = cli("extract", str(log), "--store", "--agent", "qa", "--run", "r1")
+    assert code == 0, err
+    return log
+
+
+def test_extract_without_store_prints_and_stores_nothing(cli, project: Path) -> None:
+    log = project / "agent.log"
+    log.write_text(OUTPUT)
+    code, out, _ = cli("extract", str(log), "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["type"], r["priority"], r["line"]) for r in rows] == [
+        ("security", "high", 2),
+        ("task", "low", 3),
+        ("bug", "low", 4),
+    ]
+    code, out, _ = cli("list", "--json")
+    assert json.loads(out) == []
+
+
+def test_extract_from_stdin_and_store(cli) -> None:
+    code, out, _ = cli("extract", "-", "--store", "--json", stdin=OUTPUT)
+    assert code == 0
+    assert [(r["id"], r["duplicate"]) for r in json.loads(out)] == [
+        ("PM-1", False),
+        ("PM-2", False),
+        ("PM-3", False),
+    ]
+    code, out, _ = cli("extract", "-", "--store", stdin="SECURITY: Secret in logs.\n")
+    assert code == 0
+    assert "PM-1 (seen before)" in out
+    assert "1 ticket(s) found, 0 new, 1 already known." in out
+
+
+def test_extract_record_file_uses_a_project_relative_path(cli, project: Path) -> None:
+    source = project / "src" / "mod.py"
+    source.parent.mkdir()
+    source.write_text("x = 1\n# TODO: handle errors\n")
+    code, out, _ = cli("extract", str(source), "--record-file", "--json")
+    assert code == 0
+    assert json.loads(out)[0]["file"] == "src/mod.py"
+
+
+def test_list_show_update(cli, stored: Path) -> None:
+    code, out, _ = cli("list", "--json", "--priority", "low")
+    assert [t["id"] for t in json.loads(out)] == ["PM-2", "PM-3"]
+
+    code, out, _ = cli("list")
+    assert code == 0
+    assert "PM-1" in out and "secret in logs" in out
+
+    code, out, _ = cli("update", "PM-1", "--status", "in_progress", "--json")
+    assert code == 0 and json.loads(out)["status"] == "in_progress"
+
+    code, out, _ = cli("show", "PM-1", "--json")
+    shown = json.loads(out)
+    assert (shown["status"], shown["source_run"], shown["times_seen"]) == ("in_progress", "r1", 1)
+    code, out, _ = cli("show", "PM-1")
+    assert "secret in logs" in out and "in_progress" in out
+
+    code, out, _ = cli("list", "--status", "open", "--json")
+    assert [t["id"] for t in json.loads(out)] == ["PM-2", "PM-3"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (("show", "PM-99"), 1, "No ticket PM-99"),
+        (("show", "banana"), 1, "not a ticket id"),
+        (("update", "PM-1"), 2, "nothing to change"),
+        (("update", "PM-42", "--status", "done"), 1, "No ticket PM-42"),
+        (("extract", "missing.log"), 2, "not a readable file"),
+        (("push", "--repo", "acme/widgets"), 2, "GITHUB_TOKEN"),
+    ],
+    ids=["unknown id", "bad id", "no change", "update unknown", "missing file", "no token"],
+)
+def test_errors_are_clear_and_non_zero(
+    cli,
+    stored: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: tuple[str, ...],
+    code: int,
+    message: str,
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    got, out, err = cli(*argv)
+    assert got == code
+    assert message in err
+    assert out == ""
+
+
+def test_bad_project_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["--project", str(tmp_path / "nope"), "tickets", "list"])
+    assert args.func(args) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_export_markdown_json_csv(cli, stored: Path, project: Path) -> None:
+    code, _, err = cli("export", "--format", "markdown")
+    assert code == 0, err
+    files = sorted(p.name for p in (project / "tickets").iterdir())
+    assert files == ["PM-1.md", "PM-2.md", "PM-3.md"]
+    meta = yaml.safe_load((project / "tickets" / "PM-1.md").read_text().split("---\n")[1])
+    assert (meta["id"], meta["type"], meta["priority"]) == ("PM-1", "security", "high")
+
+    code, out, _ = cli("export", "--format", "json", "--type", "bug")
+    assert [t["id"] for t in json.loads(out)] == ["PM-3"]
+
+    target = project / "out.csv"
+    code, _, _ = cli("export", "--format", "csv", "--output", str(target))
+    assert code == 0
+    assert target.read_text().splitlines()[0].startswith("id,status,type,priority,title")
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert [r["id"] for r in rows] == ["PM-1", "PM-2", "PM-3"]
+
+
+def test_push_to_fake_github(cli, stored: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+    with FakeGitHub() as github:
+        code, out, _ = cli("push", "--repo", "acme/widgets", "--api-url", github.url, "--dry-run")
+        assert code == 0 and "would push 3" in out
+        assert github.requests == []
+
+        code, out, err = cli("push", "--repo", "acme/widgets", "--api-url", github.url, "--json")
+        assert code == 0, err
+        pushed = json.loads(out)
+        assert [p["id"] for p in pushed] == ["PM-1", "PM-2", "PM-3"]
+        assert len(github.issues) == 3
+
+        code, out, _ = cli("push", "--repo", "acme/widgets", "--api-url", github.url, "--json")
+        assert json.loads(out) == []
+        assert len(github.issues) == 3
+
+        monkeypatch.setenv("GITHUB_TOKEN", "wrong")
+        cli("update", "PM-1", "--status", "open")
+        code, _, err = cli("extract", "-", "--store", stdin="BUG: another\n")
+        code, _, err = cli("push", "--repo", "acme/widgets", "--api-url", github.url)
+        assert code == 1 and "HTTP 401" in err
+
+
+def test_extract_stdin_in_a_real_process(project: Path) -> None:
+    driver = (
+        "import argparse, sys\n"
+        "from pathlib import Path\n"
+        "from claude_pm.cli.tickets import register\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--project', type=Path)\n"
+        "register(p.add_subparsers())\n"
+        "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            driver,
+            "--project",
+            str(project),
+            "tickets",
+            "extract",
+            "-",
+            "--json",
+        ],
+        input="a\r\nFIXME: crlf input\r\nb\r\n" * 1000,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert len(rows) == 1000
+    assert rows[999]["line"] == 2999
+    assert rows[0]["title"] == "crlf input"
