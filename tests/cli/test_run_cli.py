@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 
 def cli(project: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -68,3 +74,60 @@ def test_help_lists_the_commands():
     )
     for command in ("run", "agents", "tickets", "tools", "mcp", "pm"):
         assert command in out.stdout
+
+
+FAMILY = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+with open("pids.txt", "w") as f:
+    f.write(f"{os.getpid()} {child.pid}")
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # noqa: PTH123
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_to_the_cli_kills_the_agent_tree_and_records_the_run(project, write_agent, signum):
+    write_agent("family", FAMILY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_PM_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claude_pm", "--project", str(project), "run", "family", "x"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        pids_file = project / "pids.txt"
+        _wait_for(lambda: pids_file.exists() and len(pids_file.read_text().split()) == 2)
+        agent_pid, grandchild_pid = map(int, pids_file.read_text().split())
+        proc.send_signal(signum)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert proc.returncode == (130 if signum == signal.SIGINT else 128 + signum)
+    _wait_for(lambda: not _alive(agent_pid) and not _alive(grandchild_pid), 10.0)
+    with sqlite3.connect(project / ".claude-pm" / "state.db") as conn:
+        status, error = conn.execute("SELECT status, error FROM runs").fetchone()
+    assert status == "cancelled"
+    assert "stopped" in error

@@ -21,9 +21,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("agent", help="agent type, e.g. qa or data-engineer")
     parser.add_argument("task", help="the task text, or - to read it from standard input")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds (default 300)")
     parser.add_argument(
-        "--memory-limit", type=int, default=None, help="hard limit for the whole tree, MB"
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds before the tree is killed (default: the agent's own, else 300)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=int,
+        default=None,
+        help="hard memory limit for the whole tree, MB (default: the agent's own, else 1024)",
     )
     parser.add_argument(
         "--context",

@@ -1,0 +1,79 @@
+"""Run every benchmark and write BENCHMARKS.md from what they print.
+
+    python benchmarks/run_all.py            # all, then rewrite BENCHMARKS.md
+    python benchmarks/run_all.py --print    # all, print instead of writing
+
+Each benchmark script measures its own baseline in the same run and prints
+Markdown; this script only adds the machine description and the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES: list[tuple[str, str, list[str]]] = [
+    ("Agent run overhead", "bench_overhead.py", []),
+    ("Supervision: memory enforcement, output flood, sampling cost", "bench_supervisor.py", []),
+    ("Agent registry: discovery of 1,000 definitions", "bench_registry.py", []),
+    ("Tickets: extraction throughput and concurrent store", "bench_tickets.py", []),
+]
+
+
+def machine() -> str:
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores, {mem_gib:.0f} GiB, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--print", action="store_true", help="print instead of writing the file")
+    args = parser.parse_args()
+    parts = [
+        "# Benchmarks",
+        "",
+        "Every figure is measured against a baseline measured in the same run, on a shared "
+        "machine: expect a few percent of noise between runs. Regenerate this file with "
+        "`python benchmarks/run_all.py`.",
+        "",
+        f"Last run: {time.strftime('%Y-%m-%d', time.gmtime())}, {machine()}.",
+        "",
+    ]
+    failed = False
+    for title, script, extra in BENCHES:
+        command = ["python", f"benchmarks/{script}", *extra]
+        print(f"running {' '.join(command)} ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, str(HERE / script), *extra],
+            capture_output=True,
+            text=True,
+            cwd=HERE.parent,
+        )
+        took = time.monotonic() - started
+        parts += [f"## {title}", "", f"Command: `{' '.join(command)}` ({took:.0f} s)", ""]
+        if out.returncode != 0:
+            failed = True
+            parts += ["**Failed:**", "", "```", out.stderr[-3000:], "```", ""]
+        else:
+            parts += [out.stdout.strip(), ""]
+    text = "\n".join(parts)
+    if args.print:
+        print(text)
+    else:
+        (HERE.parent / "BENCHMARKS.md").write_text(text, encoding="utf-8")
+        print("wrote BENCHMARKS.md", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
