@@ -106,6 +106,46 @@ class AgentResult:
         return f"agent {name} failed with {how}"
 
 
+_STOPPED = "the orchestrator stopped during the run"
+
+
+def _end_record(
+    run_id: str,
+    definition: AgentDefinition,
+    request: AgentRequest,
+    started: float,
+    process: ProcessResult | None,
+    error: str | None,
+) -> RunRecord:
+    """The stored outcome of a run; without a process result the run was cut short."""
+    if process is None:
+        return RunRecord(
+            run_id=run_id,
+            agent_type=definition.agent_type,
+            task=request.task_description,
+            status=ProcessStatus.CANCELLED.value,
+            started_at=started,
+            error=error,
+        )
+    return RunRecord(
+        run_id=run_id,
+        agent_type=definition.agent_type,
+        task=request.task_description,
+        status=process.status.value,
+        started_at=started,
+        finished_at=time.time(),
+        wall_time_s=process.wall_time_s,
+        cpu_time_s=process.cpu_time_s,
+        peak_rss_bytes=process.peak_rss_bytes,
+        enforcement=process.enforcement.value,
+        exit_code=process.exit_code,
+        signal=process.signal,
+        stdout_path=str(process.stdout_path),
+        stderr_path=str(process.stderr_path),
+        error=error,
+    )
+
+
 def new_run_id() -> str:
     """Sortable and unique: UTC time, then random hex."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
@@ -258,14 +298,7 @@ class AgentRunner:
         finally:
             if process is None:
                 self.database.record_run_end(
-                    RunRecord(
-                        run_id=run_id,
-                        agent_type=definition.agent_type,
-                        task=request.task_description,
-                        status=ProcessStatus.CANCELLED.value,
-                        started_at=started,
-                        error="the orchestrator stopped during the run",
-                    )
+                    _end_record(run_id, definition, request, started, None, _STOPPED)
                 )
         result = AgentResult(
             run_id=run_id,
@@ -277,24 +310,9 @@ class AgentRunner:
             memory=memory,
         )
         result = self._tickets(result, auto_create_tickets)
+        error = None if result.success else result.summary()
         self.database.record_run_end(
-            RunRecord(
-                run_id=run_id,
-                agent_type=definition.agent_type,
-                task=request.task_description,
-                status=process.status.value,
-                started_at=started,
-                finished_at=time.time(),
-                wall_time_s=process.wall_time_s,
-                cpu_time_s=process.cpu_time_s,
-                peak_rss_bytes=process.peak_rss_bytes,
-                enforcement=process.enforcement.value,
-                exit_code=process.exit_code,
-                signal=process.signal,
-                stdout_path=str(process.stdout_path),
-                stderr_path=str(process.stderr_path),
-                error=None if result.success else result.summary(),
-            )
+            _end_record(run_id, definition, request, started, process, error)
         )
         log.info("run %s: %s", run_id, result.summary())
         return result

@@ -27,24 +27,6 @@ class ExportFormat(StrEnum):
     CSV = "csv"
 
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "id",
-    "status",
-    "type",
-    "priority",
-    "title",
-    "source_agent",
-    "source_run",
-    "file",
-    "line",
-    "first_seen",
-    "last_seen",
-    "times_seen",
-    "fingerprint",
-    "external_url",
-    "context",
-)
-
 _FRONT_MATTER_KEYS: tuple[str, ...] = (
     "id",
     "status",
@@ -61,6 +43,9 @@ _FRONT_MATTER_KEYS: tuple[str, ...] = (
     "fingerprint",
     "external_url",
 )
+
+#: CSV columns: the front matter keys, then the context lines.
+CSV_COLUMNS: tuple[str, ...] = (*_FRONT_MATTER_KEYS, "context")
 
 _PLAIN_SCALAR = re.compile(r"[A-Za-z][A-Za-z0-9_./+-]*")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
