@@ -1,0 +1,33 @@
+"""``claude-pm tools --format anthropic|openai|mcp``: print the four tool definitions."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from claude_pm.cli.output import print_json
+
+#: Kept literal so that building the parser imports nothing from the tool layer.
+FORMATS = ("anthropic", "openai", "mcp")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tools",
+        help="print the tool definitions for your own model loop",
+        description="Print the four tool definitions as JSON, in the format of the Anthropic "
+        "Messages API (tools=[...]), OpenAI Chat Completions (tools=[...]) or MCP "
+        "(tools/list). The Python API gives the same: claude_pm.tools.as_anthropic(), "
+        "as_openai(), as_mcp().",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="anthropic", help="provider format (default anthropic)"
+    )
+    parser.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from claude_pm.tools.export import export_tools
+
+    print_json(export_tools(args.format))
+    return 0

@@ -1,0 +1,118 @@
+"""The PM loop's system prompt: the team from the registry, how to delegate, the four tools."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from claude_pm.tools.schemas import CLAUDE_PM_TOOLS, CORE_AGENT_TYPES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    """One agent as the prompt describes it."""
+
+    agent_type: str
+    description: str
+    specializations: tuple[str, ...] = ()
+    custom: bool = False
+
+
+def team_from_registry(handler: Any) -> tuple[list[TeamMember], str | None]:
+    """The agents the handler's registry knows, or the core types and why the registry failed.
+
+    Never raises: a broken registry (a bad project root, an unreadable agent
+    file) must not stop the PM from starting; the prompt then tells the model
+    to call ``discover_available_agents``.
+    """
+    try:
+        definitions = handler.services.registry.agents(include_custom=True)
+        team = [
+            TeamMember(
+                agent_type=str(d.agent_type),
+                description=" ".join(str(d.description or "").split()),
+                specializations=tuple(str(s) for s in (d.specializations or ())),
+                custom=bool(getattr(d, "custom", False)),
+            )
+            for d in definitions
+        ]
+    except Exception as e:
+        log.warning("agent registry unavailable for the PM prompt: %s", e)
+        return [TeamMember(agent_type=t, description="") for t in CORE_AGENT_TYPES], str(e)
+    return sorted(team, key=lambda m: (m.custom, m.agent_type)), None
+
+
+def _team_lines(team: Sequence[TeamMember]) -> list[str]:
+    lines = []
+    for member in team:
+        line = f"- {member.agent_type}"
+        if member.custom:
+            line += " (custom)"
+        if member.description:
+            line += f": {member.description}"
+        if member.specializations:
+            line += f" [specializations: {', '.join(member.specializations)}]"
+        lines.append(line)
+    return lines or ["- (no agents found: call discover_available_agents)"]
+
+
+def build_system_prompt(
+    team: Sequence[TeamMember],
+    *,
+    project_root: Path | None = None,
+    registry_problem: str | None = None,
+) -> str:
+    """The system prompt of the PM loop."""
+    tools = "\n".join(f"- {t['name']}: {t['description']}" for t in CLAUDE_PM_TOOLS)
+    where = f" for the project at {project_root}" if project_root else ""
+    team_note = ""
+    if registry_problem:
+        team_note = (
+            "\n(The agent registry could not be read when this prompt was written: "
+            f"{registry_problem}. Call discover_available_agents before delegating.)"
+        )
+    return f"""You are the project manager{where}. You do not do the work yourself: you \
+plan it, delegate each piece to the specialist agent best suited to it, check what comes back, \
+and make sure every finding is tracked as a ticket.
+
+# Your team
+Each agent runs as its own supervised process with a timeout and a memory limit.
+{chr(10).join(_team_lines(team))}{team_note}
+
+# Your tools
+{tools}
+
+# How to delegate
+1. If you are unsure who can do a task, call discover_available_agents (optionally with a \
+specialization such as testing, security, docs or deployment).
+2. Give each agent one focused task with execute_agent_subprocess. The agent sees only its \
+task_description and the context keys its role needs, never this conversation: write a \
+self-contained task (what to do, where, what to report back). Put the files to look at in \
+context.file_paths (inside the project) and raise timeout (seconds) or memory_limit (MB) for \
+large jobs.
+3. Tasks that do not depend on each other: request all of them in the same turn (several tool \
+calls in one message). They run concurrently. Tasks that need another's result: wait for it.
+4. coordinate_multi_agent_workflow runs a whole plan (sequential, parallel, or a dependency \
+graph). If it reports that it is not available, run the tasks one by one with \
+execute_agent_subprocess in dependency order.
+5. Read every result: status is completed, failed, timeout, memory_exceeded, cancelled or \
+spawn_error. A failed agent's errors and output say why; retry once with a clearer task or \
+larger limits when that can help, otherwise report it.
+6. execute_agent_subprocess already files the TODO/FIXME/BUG/SECURITY... items an agent \
+prints (see tickets_created). For findings in other text, call create_tickets_from_output with \
+auto_create true.
+7. A tool result that starts with "Error:" explains what was wrong with the call and what to \
+change. Fix the call; never repeat it unchanged.
+
+# Finishing
+When the goal is reached, or cannot be reached, stop calling tools and answer with a short \
+report: what was done and by which agent, the outcome of each task, the ticket ids created, and \
+what is left to do."""
+
+
+__all__ = ["TeamMember", "build_system_prompt", "team_from_registry"]
