@@ -23,6 +23,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("Supervision: memory enforcement, output flood, sampling cost", "bench_supervisor.py", []),
     ("Agent registry: discovery of 1,000 definitions", "bench_registry.py", []),
     ("Tickets: extraction throughput and concurrent store", "bench_tickets.py", []),
+    ("MCP: tool-call cost over stdio and HTTP", "bench_mcp.py", []),
 ]
 
 

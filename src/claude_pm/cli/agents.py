@@ -183,14 +183,17 @@ def show_command(args: argparse.Namespace) -> int:
     table = Table(show_header=False, box=None, title=definition.name, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
+    paths = ("source_file", "shadows")
     for key, value in data.items():
-        if key == "system_prompt" or value in (None, [], {}):
+        if key == "system_prompt" or key in paths or value in (None, [], {}):
             continue
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        if key == "shadows":
-            shown = "\n".join(map(str, value))
         table.add_row(key, shown)
     console.print(table)
+    # Paths on their own lines, never folded, so they can be copied.
+    console.print(f"source_file: {data['source_file']}", markup=False, soft_wrap=True)
+    for shadowed in data.get("shadows") or []:
+        console.print(f"shadows: {shadowed}", markup=False, soft_wrap=True)
     console.rule("system prompt")
     console.print(definition.system_prompt, markup=False, highlight=False, soft_wrap=True)
     return 0
