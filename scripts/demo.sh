@@ -14,7 +14,7 @@ echo
 echo "== claude-pm run code-scanner"
 status=0
 claude-pm run code-scanner "Review src/ for syntax errors and open work items" \
-    --timeout 60 --memory-limit 256 || status=$?
+    --file src --timeout 60 --memory-limit 256 || status=$?
 echo
 echo "== claude-pm tickets list"
 claude-pm tickets list
