@@ -140,7 +140,7 @@ def timed(function: Callable[[], object]) -> tuple[float, object]:
 
 
 def bench_extraction(full_baseline: bool) -> bool:
-    print("## Extraction (one core)\n")
+    print("### Extraction (one core)\n")
     print(
         "| size | items | claude-pm, memory | claude-pm, file | x10 time |"
         " naive baseline | x10 time | speed-up |"
@@ -252,7 +252,7 @@ def bench_store(processes: int = 4, unique: int = 5_000) -> bool:
             and sum(t.times_seen for t in stored) == total
             and seqs == list(range(1, unique + 1))
         )
-    print(f"## Store: {total} tickets, {total - unique} duplicates\n")
+    print(f"### Store: {total} tickets, {total - unique} duplicates\n")
     print("| writers | time | tickets/s | check |")
     print("| --- | --- | --- | --- |")
     print(f"| 1 process (baseline) | {t_single:.2f} s | {total / t_single:.0f} | |")
