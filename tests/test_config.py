@@ -36,3 +36,11 @@ def test_bad_values_say_what_to_fix(tmp_path: Path):
         load_settings({"project_root": str(tmp_path / "nope")}, environ={})
     with pytest.raises(InvalidInput, match="true or false"):
         load_settings(environ={"CLAUDE_PM_TICKET_AUTO_CREATE": "maybe"}, project_root=tmp_path)
+
+
+def test_memory_enforcement_mode(tmp_path: Path):
+    assert load_settings(environ={}, project_root=tmp_path).memory_enforcement == "auto"
+    env = {"CLAUDE_PM_MEMORY_ENFORCEMENT": "RLIMIT"}
+    assert load_settings(environ=env, project_root=tmp_path).memory_enforcement == "rlimit"
+    with pytest.raises(InvalidInput, match="auto, rlimit, sampling"):
+        load_settings({"memory_enforcement": "magic"}, environ={}, project_root=tmp_path)

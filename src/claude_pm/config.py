@@ -22,6 +22,13 @@ ENV_USER_AGENTS_DIR = "CLAUDE_PM_USER_AGENTS_DIR"
 ENV_TICKET_AUTO_CREATE = "CLAUDE_PM_TICKET_AUTO_CREATE"
 ENV_LOG_LEVEL = "CLAUDE_PM_LOG_LEVEL"
 ENV_STATE_DIR = "CLAUDE_PM_STATE_DIR"
+ENV_MEMORY_ENFORCEMENT = "CLAUDE_PM_MEMORY_ENFORCEMENT"
+
+#: ``auto``: a memory cgroup where the machine offers one, else sampling;
+#: ``rlimit``: the same, but RLIMIT_AS instead of sampling alone when there is no
+#: cgroup (it limits each process, not the tree, and breaks some runtimes);
+#: ``sampling``: never ask the kernel, sample the tree every 100 ms.
+MEMORY_ENFORCEMENT_MODES = ("auto", "rlimit", "sampling")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -55,6 +62,7 @@ class Settings:
     log_level: str = "INFO"
     default_timeout_s: float = 300.0
     default_memory_limit_mb: float = 1024.0
+    memory_enforcement: str = "auto"
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     framework_version: str = __version__
     extra_context: Mapping[str, Any] = field(default_factory=dict)
@@ -145,7 +153,19 @@ def load_settings(
             "default timeout and memory limit must be numbers.", field="user_preferences"
         ) from e
 
+    enforcement = str(
+        ctx.get("memory_enforcement") or env.get(ENV_MEMORY_ENFORCEMENT) or "auto"
+    ).lower()
+    if enforcement not in MEMORY_ENFORCEMENT_MODES:
+        raise InvalidInput(
+            f"memory_enforcement must be one of {', '.join(MEMORY_ENFORCEMENT_MODES)}, "
+            f"got {enforcement!r} (set it with {ENV_MEMORY_ENFORCEMENT}).",
+            field="memory_enforcement",
+            expected=" | ".join(MEMORY_ENFORCEMENT_MODES),
+        )
+
     known = {
+        "memory_enforcement",
         "project_root",
         "ticket_auto_create",
         "state_dir",
@@ -163,6 +183,7 @@ def load_settings(
         log_level=str(ctx.get("log_level") or env.get(ENV_LOG_LEVEL) or "INFO").upper(),
         default_timeout_s=timeout_s,
         default_memory_limit_mb=memory_mb,
+        memory_enforcement=enforcement,
         session_id=str(ctx.get("session_id") or uuid.uuid4().hex),
         extra_context={k: v for k, v in ctx.items() if k not in known},
         environ=dict(env),

@@ -241,3 +241,14 @@ def test_auto_create_off_finds_but_stores_nothing(project, write_agent):
     result = run(handler, "finder")
     assert result["tickets_found"] == 1
     assert result["tickets_created"] == []
+
+
+def test_sampling_only_enforcement_is_honoured_and_reported(project, write_agent):
+    hog = "blocks = []\nwhile True:\n    blocks.append(bytearray(20 * 1024 * 1024))\n"
+    write_agent("hog", hog)
+    env = {"PATH": "/usr/bin:/bin", "CLAUDE_PM_MEMORY_ENFORCEMENT": "sampling"}
+    handler = ClaudeToolHandler(settings=load_settings(project_root=project, environ=env))
+    result = run(handler, "hog", memory_limit=100, timeout=60)
+    assert result["status"] == "memory_exceeded"
+    assert result["enforcement"] == "sampling"
+    assert any(e["kind"] == "memory_limit" for e in result["events"])

@@ -214,10 +214,13 @@ class AgentRunner:
                     field=name,
                     expected=f"at most {hard:g}",
                 )
+        mode = self.settings.memory_enforcement
         memory = MemoryLimits(
             hard_limit_mb=hard,
             warning_mb=request.memory_warning_mb,
             critical_mb=request.memory_critical_mb,
+            kernel_enforcement=mode != "sampling",
+            use_rlimit=mode == "rlimit",
         )
         return float(timeout_s), memory
 
