@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -101,29 +102,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def write_agent(project: Path) -> Any:
-    """Write a project-tier agent on the ``command`` backend that runs a Python snippet.
+    """``write_agent(name, code, **front_matter)``: a project-tier agent running a Python snippet.
 
-    ``write_agent(name, code, **front_matter)`` returns the definition's path.
-    The snippet runs with the project as its working directory and the task on stdin.
+    See :func:`claude_pm.testing.write_python_agent`.
     """
-    import yaml
+    from claude_pm.testing import write_python_agent
 
-    def write(name: str, code: str, body: str = "Test agent.", **fields: Any) -> Path:
-        agents_dir = project / ".claude" / "agents"
-        scripts_dir = project / ".claude" / "scripts"
-        agents_dir.mkdir(parents=True, exist_ok=True)
-        scripts_dir.mkdir(parents=True, exist_ok=True)
-        script = scripts_dir / f"{name}.py"
-        script.write_text(code, encoding="utf-8")
-        front: dict[str, Any] = {
-            "name": name,
-            "description": f"{name} test agent",
-            "backend": "command",
-            "backend_options": {"command": ["{python}", str(script)]},
-        }
-        front.update(fields)
-        path = agents_dir / f"{name}.md"
-        path.write_text(f"---\n{yaml.safe_dump(front, sort_keys=False)}---\n{body}\n", "utf-8")
-        return path
-
-    return write
+    return functools.partial(write_python_agent, project)
