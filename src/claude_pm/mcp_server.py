@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from claude_pm._version import __version__
 from claude_pm.errors import InvalidInput
+from claude_pm.process import request_shutdown
 from claude_pm.tools.export import as_mcp, is_error_result, result_text
 from claude_pm.tools.handler import ClaudeToolHandler
 
@@ -169,6 +170,9 @@ def build_server(handler: ClaudeToolHandler, calls: InFlightCalls | None = None)
         progress_state: dict[str, float] = {}
 
         def on_progress(message: str, done: float | None, total: float | None) -> None:
+            if cancel.is_set():
+                # The client has forgotten this request's token: progress would be an error.
+                return
             value = _progress_value(progress_state, done)
             try:
                 anyio.from_thread.run(ctx.session.report_progress, value, total, message)
@@ -217,6 +221,8 @@ async def _cancel_on_signal(calls: InFlightCalls, scope: Any) -> None:
 
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async for signum in signals:
+            # Kill the agents first and fast: Claude Code SIGKILLs us 0.5 s after its SIGINT.
+            await anyio.to_thread.run_sync(request_shutdown)
             count = calls.cancel_all()
             log.info("signal %d: cancelling %d tool call(s) and stopping", signum, count)
             await anyio.to_thread.run_sync(calls.wait_idle, SHUTDOWN_GRACE_S)
@@ -378,6 +384,7 @@ def run_http(
     class _Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             # Kill the agents first so the open streams can finish and uvicorn stop.
+            request_shutdown()
             calls.cancel_all()
             super().handle_exit(sig, frame)
 

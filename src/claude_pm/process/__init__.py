@@ -4,7 +4,7 @@ This package knows nothing about agents. Give it a :class:`ProcessSpec`, get a
 :class:`ProcessResult`.
 """
 
-from claude_pm.process.lifecycle import install_signal_handlers, kill_live_trees
+from claude_pm.process.lifecycle import install_signal_handlers, kill_live_trees, request_shutdown
 from claude_pm.process.supervisor import run_process
 from claude_pm.process.types import (
     Enforcement,
@@ -26,5 +26,6 @@ __all__ = [
     "ProcessStatus",
     "install_signal_handlers",
     "kill_live_trees",
+    "request_shutdown",
     "run_process",
 ]

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 shutdown_requested = threading.Event()
 
+#: Grace between TERM and KILL once the orchestrator itself is stopping. Short on
+#: purpose: a parent such as Claude Code sends SIGINT, SIGTERM 0.1 s later and
+#: SIGKILL 0.5 s after the SIGINT, and agents must be dead before that.
+SHUTDOWN_GRACE_S = 0.25
+
 
 class LiveTree(Protocol):
     owner_thread: int
@@ -69,12 +74,22 @@ def kill_live_trees(grace_s: float = 0.0) -> int:
     return len(trees)
 
 
-def _handle(signum: int, _frame: FrameType | None) -> None:
+def request_shutdown(grace_s: float = SHUTDOWN_GRACE_S) -> int:
+    """The orchestrator is stopping: kill every live tree now and cancel runs still starting.
+
+    Runs in progress end CANCELLED, and any run started afterwards in this
+    process is cancelled at once: call it only when the process is exiting.
+    Returns how many trees were killed.
+    """
     shutdown_requested.set()
+    return kill_live_trees(grace_s)
+
+
+def _handle(signum: int, _frame: FrameType | None) -> None:
     log.warning("signal %d: stopping %d supervised trees", signum, len(_live))
     # Done here, not left to the runs' threads: interrupting Thread.join() in
     # the main thread can let the interpreter exit without joining them.
-    kill_live_trees(grace_s=1.0)
+    request_shutdown()
     _wait_for_other_threads_runs(timeout_s=5.0)
     if signum == signal.SIGINT:
         raise KeyboardInterrupt

@@ -276,7 +276,10 @@ class _Run:
         """Stop the whole tree for ``reason``: TERM and the grace first when ``graceful``."""
         assert self.killer is not None
         self.reason = self.reason or reason
-        self.killer.stop(self.spec.kill_grace_s if graceful else 0.0)
+        grace_s = self.spec.kill_grace_s if graceful else 0.0
+        if lifecycle.shutdown_requested.is_set():
+            grace_s = min(grace_s, lifecycle.SHUTDOWN_GRACE_S)
+        self.killer.stop(grace_s)
 
     def emergency_kill(self, grace_s: float) -> None:
         """From another thread (signal handler, exit): stop the tree now, remove its groups."""
