@@ -43,3 +43,27 @@ def test_newer_schema_is_refused(tmp_path: Path):
         conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="newer claude-pm"):
         Database(db.path)
+
+
+def test_runs_of_a_dead_orchestrator_become_abandoned_live_ones_stay(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from claude_pm.state import process_identity
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    dead_identity = process_identity(child.pid)
+    child.communicate(b"")
+    db = Database(tmp_path / "state.db")
+    now = time.time()
+    db.record_run_start(RunRecord("dead", "qa", "t", "running", now, orchestrator=dead_identity))
+    db.record_run_start(RunRecord("mine", "qa", "t", "running", now))
+    db.record_run_start(RunRecord("legacy", "qa", "t", "running", now, orchestrator="odd"))
+    assert db.mark_abandoned_runs() == ["dead"]
+    dead, mine, legacy = (db.get_run(r) for r in ("dead", "mine", "legacy"))
+    assert dead is not None and dead.status == "abandoned" and "killed" in (dead.error or "")
+    assert mine is not None and mine.status == "running"
+    assert legacy is not None and legacy.status == "running"
+    assert [r.run_id for r in db.list_runs(status="abandoned")] == ["dead"]

@@ -8,6 +8,7 @@ block writers.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS runs (
     stdout_path TEXT,
     stderr_path TEXT,
     run_dir TEXT,
-    error TEXT
+    error TEXT,
+    orchestrator TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_agent ON runs(agent_type, started_at);
 CREATE TABLE IF NOT EXISTS tickets (
@@ -101,6 +103,9 @@ class RunRecord:
     run_dir: str | None = None
     error: str | None = None
     session_id: str | None = None
+    #: Which process recorded the start (boot id, pid and start time): tells a run
+    #: whose orchestrator died without recording the end from one still going.
+    orchestrator: str | None = None
 
 
 class Database:
@@ -180,7 +185,7 @@ class Database:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO runs(run_id, session_id, agent_type, task, status, started_at,"
-                " run_dir) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " run_dir, orchestrator) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.run_id,
                     record.session_id,
@@ -189,6 +194,7 @@ class Database:
                     record.status,
                     record.started_at,
                     record.run_dir,
+                    record.orchestrator or process_identity(os.getpid()),
                 ),
             )
 
@@ -220,12 +226,91 @@ class Database:
             row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else _run_from_row(row)
 
-    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+    def list_runs(
+        self,
+        limit: int | None = 50,
+        *,
+        agent_type: str | None = None,
+        status: str | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally filtered by agent type and status."""
+        where: list[str] = []
+        args: list[Any] = []
+        if agent_type is not None:
+            where.append("agent_type = ?")
+            args.append(agent_type)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC LIMIT ?"
+        args.append(-1 if limit is None else limit)
+        with self.connection() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    def mark_abandoned_runs(self) -> list[str]:
+        """Close runs left ``running`` by an orchestrator that no longer exists.
+
+        An orchestrator killed with SIGKILL (or a machine that rebooted) never
+        records the end of its runs; their status becomes ``abandoned``.
+        Returns the run ids changed.
+        """
         with self.connection() as conn:
             rows = conn.execute(
-                "SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)
+                "SELECT run_id, orchestrator FROM runs WHERE status = 'running'"
             ).fetchall()
-        return [_run_from_row(r) for r in rows]
+        gone = [r["run_id"] for r in rows if not identity_alive(r["orchestrator"])]
+        if gone:
+            with self.transaction() as conn:
+                conn.executemany(
+                    "UPDATE runs SET status = 'abandoned', error = ? "
+                    "WHERE run_id = ? AND status = 'running'",
+                    [(_ABANDONED, run_id) for run_id in gone],
+                )
+        return gone
+
+
+_ABANDONED = "the orchestrator exited without recording the end of this run (killed or rebooted)"
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown-boot"
+
+
+def process_identity(pid: int) -> str:
+    """``boot/pid/start`` for a live process: unique even when pids are reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        start = stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        start = "?"
+    return f"{_boot_id()}/{pid}/{start}"
+
+
+def identity_alive(identity: str | None) -> bool:
+    """Whether the process :func:`process_identity` described still runs.
+
+    Unknown identities (older rows, other systems) count as alive: never close
+    a run that might still be going.
+    """
+    if not identity:
+        return True
+    try:
+        boot, pid_text, start = identity.split("/")
+        pid = int(pid_text)
+    except ValueError:
+        return True
+    if start == "?":
+        return True
+    if boot != _boot_id():
+        return False
+    return process_identity(pid) == identity
 
 
 def _run_from_row(row: sqlite3.Row) -> RunRecord:

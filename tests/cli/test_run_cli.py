@@ -72,7 +72,7 @@ def test_help_lists_the_commands():
     out = subprocess.run(
         [sys.executable, "-m", "claude_pm", "--help"], capture_output=True, text=True, check=True
     )
-    for command in ("run", "agents", "tickets", "tools", "mcp", "pm"):
+    for command in ("run", "runs", "agents", "tickets", "tools", "mcp", "pm"):
         assert command in out.stdout
 
 

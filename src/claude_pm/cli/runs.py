@@ -1,0 +1,135 @@
+"""``claude-pm runs``: the agent runs recorded in the project's state database."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claude_pm.cli.output import error, print_json
+
+if TYPE_CHECKING:
+    from claude_pm.state import Database, RunRecord
+
+STATUSES = (
+    "running",
+    "completed",
+    "failed",
+    "timeout",
+    "memory_exceeded",
+    "cancelled",
+    "spawn_error",
+    "abandoned",
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "runs",
+        help="list and show recorded agent runs",
+        description="Agent runs recorded in PROJECT/.claude-pm/state.db, newest first. A run "
+        "left 'running' by an orchestrator that no longer exists (killed, or the machine "
+        "rebooted) is marked 'abandoned' when you list.",
+    )
+    parser.add_argument("--agent", default=None, help="only runs of this agent type")
+    parser.add_argument("--status", choices=STATUSES, default=None, help="only runs with it")
+    parser.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=list_command)
+    commands = parser.add_subparsers(dest="runs_command", metavar="ACTION")
+    show = commands.add_parser("show", help="one run: outcome, measurements, log paths")
+    show.add_argument("run_id", help="the run id, e.g. 20261125T201140Z-a2240019")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=show_command)
+
+
+def _database(args: argparse.Namespace) -> Database | None:
+    from claude_pm.config import load_settings
+    from claude_pm.errors import ClaudePMError
+    from claude_pm.state import Database
+
+    try:
+        settings = load_settings(project_root=args.project)
+        if not settings.db_path.exists():
+            error(f"no runs recorded yet in {settings.db_path}")
+            return None
+        return Database(settings.db_path)
+    except ClaudePMError as e:
+        error(e.message)
+        return None
+
+
+def _as_dict(run: RunRecord) -> dict[str, Any]:
+    data = asdict(run)
+    data["peak_rss_mb"] = (
+        round(run.peak_rss_bytes / (1024 * 1024), 2) if run.peak_rss_bytes is not None else None
+    )
+    return data
+
+
+def list_command(args: argparse.Namespace) -> int:
+    db = _database(args)
+    if db is None:
+        return 2
+    db.mark_abandoned_runs()
+    agent = args.agent.replace("-", "_").lower() if args.agent else None
+    runs = db.list_runs(args.limit, agent_type=agent, status=args.status)
+    if args.json:
+        print_json([_as_dict(r) for r in runs])
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(runs)} run(s)", title_justify="left")
+    for column in ("run", "agent", "status", "started (UTC)", "time", "peak MB", "exit"):
+        table.add_column(column, no_wrap=column == "run")
+    for run in runs:
+        table.add_row(
+            run.run_id,
+            run.agent_type,
+            run.status,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run.started_at)),
+            f"{run.wall_time_s:.2f}s" if run.wall_time_s is not None else "",
+            f"{run.peak_rss_bytes / (1024 * 1024):.1f}" if run.peak_rss_bytes else "",
+            "" if run.exit_code is None else str(run.exit_code),
+        )
+    Console().print(table)
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    db = _database(args)
+    if db is None:
+        return 2
+    db.mark_abandoned_runs()
+    run = db.get_run(args.run_id)
+    if run is None:
+        recent = ", ".join(r.run_id for r in db.list_runs(5)) or "none"
+        error(f"no run {args.run_id!r}; recent runs: {recent} (see `claude-pm runs`)")
+        return 1
+    data = _as_dict(run)
+    if args.json:
+        print_json(data)
+        return 0
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    for key, value in data.items():
+        if value is not None and key not in ("task", "orchestrator"):
+            console.print(f"{key}: {value}", markup=False, soft_wrap=True)
+    console.rule("task")
+    console.print(run.task, markup=False, soft_wrap=True)
+    if run.stdout_path and Path(run.stdout_path).exists():
+        console.rule("end of stdout")
+        console.print(_tail(Path(run.stdout_path)), markup=False, soft_wrap=True)
+    return 0
+
+
+def _tail(path: Path, max_bytes: int = 4096) -> str:
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - max_bytes))
+        return f.read().decode("utf-8", errors="replace").rstrip("\n")
