@@ -72,7 +72,7 @@ def test_help_lists_the_commands():
     out = subprocess.run(
         [sys.executable, "-m", "claude_pm", "--help"], capture_output=True, text=True, check=True
     )
-    for command in ("run", "runs", "agents", "tickets", "tools", "mcp", "pm"):
+    for command in ("run", "runs", "agents", "tickets", "tools", "mcp", "pm", "doctor"):
         assert command in out.stdout
 
 
@@ -131,3 +131,21 @@ def test_signal_to_the_cli_kills_the_agent_tree_and_records_the_run(project, wri
         status, error = conn.execute("SELECT status, error FROM runs").fetchone()
     assert status == "cancelled"
     assert "stopped" in error
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--timeout", "0"), "timeout"),
+        (("--timeout", "-5"), "timeout"),
+        (("--timeout", "1.5"), "--timeout"),
+        (("--context", "@missing.json"), "missing.json"),
+    ],
+)
+def test_bad_flags_exit_2_and_say_which(project, write_agent, args, expected):
+    write_agent("echoer", "print('ran')")
+    out = cli(project, "run", "echoer", "x", *args)
+    assert out.returncode == 2, out.stdout
+    assert expected in out.stderr
+    assert "Traceback" not in out.stderr
+    assert "ran" not in out.stdout

@@ -18,7 +18,16 @@ from pathlib import Path
 from claude_pm._version import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("run", "runs", "agents", "tickets", "tools", "mcp", "pm")
+COMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "runs",
+    "agents",
+    "tickets",
+    "tools",
+    "mcp",
+    "pm",
+    "doctor",
+)
 
 DESCRIPTION = """\
 claude-pm lets Claude, acting as a project manager, delegate work to specialized

@@ -1,0 +1,152 @@
+"""``claude-pm doctor``: what this machine and project offer claude-pm, checked for real."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from claude_pm.cli.output import error, print_json
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check what this machine and project offer (memory enforcement, agents, SDKs)",
+        description="Run a tiny supervised process with a memory limit and report which "
+        "enforcement the kernel gave it (cgroup v2, cgroup v1, rlimit or sampling), then "
+        "check the project's agents, the state database, and the optional integrations "
+        "(MCP and Anthropic SDKs, an API key, a Claude Code CLI). Exits 1 when an agent "
+        "definition fails validation or a supervised run does not complete.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=doctor_command)
+
+
+def _supervision() -> dict[str, Any]:
+    from claude_pm.process import MemoryLimits, ProcessSpec, run_process
+
+    with tempfile.TemporaryDirectory(prefix="claude-pm-doctor-") as tmp:
+        spec = ProcessSpec(
+            argv=[sys.executable, "-c", "x = bytearray(8 * 1024 * 1024)"],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            cwd=Path(tmp),
+            run_dir=Path(tmp),
+            timeout_s=30,
+            memory=MemoryLimits(hard_limit_mb=128),
+        )
+        result = run_process(spec)
+    return {
+        "status": result.status.value,
+        "enforcement": result.enforcement.value,
+        "wall_time_ms": round(result.wall_time_s * 1000, 1),
+        "peak_rss_mb": round(result.peak_rss_mb, 1),
+        "peak_sources_bytes": dict(result.peak_rss_sources),
+        "events": [e.to_dict() for e in result.events],
+    }
+
+
+def _package(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _claude_code_cli() -> str | None:
+    found = shutil.which("claude")
+    if found:
+        return found
+    spec = importlib.util.find_spec("claude_agent_sdk")
+    if spec is not None and spec.submodule_search_locations:
+        bundled = Path(next(iter(spec.submodule_search_locations))) / "_bundled" / "claude"
+        if bundled.exists():
+            return str(bundled)
+    return None
+
+
+def _project(args: argparse.Namespace) -> dict[str, Any]:
+    from claude_pm.agents.registry import AgentRegistry
+    from claude_pm.config import load_settings
+
+    settings = load_settings(project_root=args.project)
+    registry = AgentRegistry.from_settings(settings)
+    agents = registry.agents()
+    return {
+        "project_root": str(settings.project_root),
+        "state_db": str(settings.db_path),
+        "state_db_exists": settings.db_path.exists(),
+        "memory_enforcement_setting": settings.memory_enforcement,
+        "agents": len(agents),
+        "runnable_agents": sorted(a.agent_type for a in agents if a.backend == "command"),
+        "agent_problems": [p.to_dict() for p in registry.problems()],
+        "user_agents_dir": str(settings.user_agents_dir),
+    }
+
+
+def doctor_command(args: argparse.Namespace) -> int:
+    from claude_pm._version import __version__
+    from claude_pm.errors import ClaudePMError
+
+    try:
+        project = _project(args)
+    except ClaudePMError as e:
+        error(e.message)
+        return 2
+    report: dict[str, Any] = {
+        "claude_pm": __version__,
+        "python": f"{platform.python_version()} ({sys.executable})",
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "cpus": os.cpu_count(),
+        "supervision": _supervision(),
+        "project": project,
+        "integrations": {
+            "mcp_sdk": _package("mcp"),
+            "anthropic_sdk": _package("anthropic"),
+            "openai_sdk": _package("openai"),
+            "anthropic_api_key_set": bool(os.environ.get("ANTHROPIC_API_KEY")),
+            "claude_code_cli": _claude_code_cli(),
+        },
+    }
+    ok = report["supervision"]["status"] == "completed" and not project["agent_problems"]
+    if args.json:
+        print_json(report)
+        return 0 if ok else 1
+    _print(report)
+    return 0 if ok else 1
+
+
+def _print(report: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    out = Console(highlight=False, soft_wrap=True)
+    sup, proj, integ = report["supervision"], report["project"], report["integrations"]
+    out.print(f"claude-pm {report['claude_pm']} on Python {report['python']}")
+    out.print(f"{report['platform']}, {report['cpus']} CPUs")
+    out.print(
+        f"supervision: test run {sup['status']} in {sup['wall_time_ms']} ms, memory limit "
+        f"enforced by [bold]{sup['enforcement']}[/], peak {sup['peak_rss_mb']} MB"
+    )
+    out.print(f"project: {proj['project_root']}", markup=False)
+    out.print(
+        f"  state: {proj['state_db']}" + ("" if proj["state_db_exists"] else " (not created yet)"),
+        markup=False,
+    )
+    runnable = ", ".join(proj["runnable_agents"]) or "none (define one with backend: command)"
+    out.print(f"  agents: {proj['agents']} loaded; runnable now: {runnable}", markup=False)
+    for problem in proj["agent_problems"]:
+        out.print(f"  [red]problem[/]: {problem.get('path')}: {problem.get('message')}")
+    key = "set" if integ["anthropic_api_key_set"] else "not set (needed by `claude-pm pm`)"
+    out.print(
+        f"integrations: mcp {integ['mcp_sdk'] or 'missing'}, anthropic "
+        f"{integ['anthropic_sdk'] or 'missing'}, ANTHROPIC_API_KEY {key}, Claude Code CLI "
+        f"{integ['claude_code_cli'] or 'not found'}",
+        markup=False,
+    )

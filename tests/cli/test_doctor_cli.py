@@ -1,0 +1,45 @@
+"""``claude-pm doctor`` reports what a real supervised run got from this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from claude_pm.process import Enforcement
+
+
+def doctor(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    return subprocess.run(
+        [sys.executable, "-m", "claude_pm", "--project", str(project), "doctor", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_doctor_json_reports_enforcement_agents_and_integrations(project, write_agent):
+    write_agent("echoer", "print('x')")
+    out = doctor(project, "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["supervision"]["status"] == "completed"
+    assert report["supervision"]["enforcement"] in {e.value for e in Enforcement}
+    assert report["supervision"]["peak_rss_mb"] > 0
+    assert report["project"]["runnable_agents"] == ["echoer"]
+    assert report["project"]["agents"] == 12
+    assert report["integrations"]["anthropic_api_key_set"] is False
+    assert report["integrations"]["mcp_sdk"]
+
+
+def test_doctor_fails_on_a_broken_agent_file_and_says_which(project):
+    agents = project / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "broken.md").write_text("no front matter here\n")
+    out = doctor(project)
+    assert out.returncode == 1
+    assert "broken.md" in out.stdout
