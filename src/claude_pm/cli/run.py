@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("task", help="the task text, or - to read it from standard input")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=int,
         default=None,
         help="seconds before the tree is killed (default: the agent's own, else 300)",
     )
@@ -50,7 +50,11 @@ def _context(args: argparse.Namespace) -> dict[str, Any] | None:
     if raw is None:
         context: dict[str, Any] = {}
     else:
-        text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+        try:
+            text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+        except OSError as e:
+            error(f"--context {raw}: cannot read the file: {e.strerror or e}")
+            return None
         try:
             context = json.loads(text)
         except ValueError as e:
@@ -85,12 +89,14 @@ def run_command(args: argparse.Namespace) -> int:
         "context": context,
     }
     if args.timeout is not None:
-        params["timeout"] = max(1, round(args.timeout))
+        params["timeout"] = args.timeout
     if args.memory_limit is not None:
         params["memory_limit"] = args.memory_limit
-    result = ClaudeToolHandler(settings=settings).handle_tool_call(
-        "execute_agent_subprocess", params
-    )
+    handler = ClaudeToolHandler(settings=settings)
+    if args.json or not sys.stderr.isatty():
+        result = handler.handle_tool_call("execute_agent_subprocess", params)
+    else:
+        result = _run_with_status(handler, params)
     if args.json:
         print_json(result)
     else:
@@ -98,6 +104,24 @@ def run_command(args: argparse.Namespace) -> int:
     if "status" not in result:
         return 2
     return 0 if result.get("success") else 1
+
+
+def _run_with_status(handler: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The call, with a live status line on the terminal (elapsed time, tree memory)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(f"starting {params['agent_type']}...") as status:
+
+        def on_progress(message: str, done: float | None, total: float | None) -> None:
+            elapsed = f"{done:.0f}s" if done is not None else ""
+            limit = f" of {total:g}s" if total else ""
+            status.update(f"{message} [{elapsed}{limit}]")
+
+        result: dict[str, Any] = handler.handle_tool_call(
+            "execute_agent_subprocess", params, on_progress=on_progress
+        )
+    return result
 
 
 def _print_summary(result: dict[str, Any]) -> None:

@@ -37,8 +37,12 @@ def execute_agent_subprocess(
         if event.kind == "sample" and now - last_progress[0] < PROGRESS_INTERVAL_S:
             return
         last_progress[0] = now
-        total = request.timeout_s
-        call.progress(f"{request.agent_type}: {event.message}", now - started, total)
+        message = event.message
+        if event.kind == "sample":
+            rss_mb = float(event.data.get("rss_bytes", 0)) / (1024 * 1024)
+            count = event.data.get("process_count", 0)
+            message = f"running, {rss_mb:.1f} MB in {count} process(es)"
+        call.progress(f"{request.agent_type}: {message}", now - started, request.timeout_s)
 
     result = runner.run(request, cancel=call.cancel, on_event=on_event)
     return agent_result(result)
