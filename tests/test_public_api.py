@@ -36,7 +36,7 @@ def test_errors_survive_pickling():
 
 def test_executor_imports_stay_light():
     code = (
-        "import sys, claude_pm.agents.executor as e; "
+        "import sys, claude_pm.agents.executor, claude_pm.agents.backends.command; "
         "heavy = [m for m in ('anthropic', 'mcp', 'jsonschema', 'yaml', 'rich', 'pydantic', "
         "'psutil', 'sqlite3', 'claude_pm.tools') if m in sys.modules]; print(heavy)"
     )

@@ -35,6 +35,7 @@ from claude_pm.tools.export import (
     anthropic_tool_result,
     as_anthropic,
     call_tools,
+    is_error_result,
 )
 
 log = logging.getLogger(__name__)
@@ -332,7 +333,7 @@ def _run_calls(
     blocks = []
     for call, result in zip(calls, results, strict=True):
         state.tool_calls += 1
-        if "error" in result:
+        if is_error_result(result):
             state.tool_errors += 1
         state.tickets.extend(_ticket_ids(result))
         state.emit(EventKind.TOOL_RESULT, id=call.call_id, name=call.name, result=result)

@@ -252,3 +252,18 @@ def test_sampling_only_enforcement_is_honoured_and_reported(project, write_agent
     assert result["status"] == "memory_exceeded"
     assert result["enforcement"] == "sampling"
     assert any(e["kind"] == "memory_limit" for e in result["events"])
+
+
+def test_relative_program_runs_from_the_project_even_with_cwd_run(project, write_agent):
+    """A program named relative to the project is found there, whatever the agent's cwd."""
+    import sys
+
+    tool = project / "tools" / "hello.sh"
+    tool.parent.mkdir()
+    tool.write_text(f"#!{sys.executable}\nimport os\nprint('cwd', os.getcwd())\n")
+    tool.chmod(0o755)
+    options = {"command": ["tools/hello.sh"], "cwd": "run"}
+    write_agent("relative", "", backend_options=options)
+    result = run(handler_for(project), "relative")
+    assert result["success"], result
+    assert result["output"].strip() == f"cwd {result['log_paths']['run_dir']}"

@@ -69,6 +69,14 @@ def test_show_prints_the_merged_definition_and_where_it_came_from(project, agent
     assert "data-engineer.md" in out and "system prompt" in out and "pipeline" in out
 
 
+def test_list_and_show_print_descriptions_that_look_like_markup(project, agents_dir, capsys):
+    text = "---\nname: brackety\ndescription: '[/b] [red]x'\n---\nBody\n"
+    (agents_dir / "brackety.md").write_text(text, "utf-8")
+    for argv in (("agents", "list"), ("agents", "show", "brackety")):
+        assert run(project, *argv) == 0
+        assert "[/b] [red]x" in capsys.readouterr().out
+
+
 def test_show_unknown_agent_fails_with_the_valid_ones(project, capsys):
     assert run(project, "agents", "show", "wizard") == 1
     err = capsys.readouterr().err

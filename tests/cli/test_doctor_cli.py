@@ -43,3 +43,12 @@ def test_doctor_fails_on_a_broken_agent_file_and_says_which(project):
     out = doctor(project)
     assert out.returncode == 1
     assert "broken.md" in out.stdout
+
+
+def test_doctor_prints_a_problem_that_looks_like_markup(project):
+    agents = project / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "odd.md").write_text('---\nname: "[/b]"\ndescription: x\n---\nB\n')
+    out = doctor(project)
+    assert out.returncode == 1, out.stderr
+    assert "'[/b]' is not a valid agent name" in out.stdout

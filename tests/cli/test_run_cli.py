@@ -149,3 +149,10 @@ def test_bad_flags_exit_2_and_say_which(project, write_agent, args, expected):
     assert expected in out.stderr
     assert "Traceback" not in out.stderr
     assert "ran" not in out.stdout
+
+
+def test_an_error_that_looks_like_markup_is_printed_as_is(project):
+    out = cli(project, "run", "[/b]", "x")
+    assert out.returncode == 2
+    assert "'[/b]' does not match" in out.stderr
+    assert "Traceback" not in out.stderr

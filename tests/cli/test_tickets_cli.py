@@ -111,6 +111,15 @@ def test_list_show_update(cli, stored: Path) -> None:
     assert [t["id"] for t in json.loads(out)] == ["PM-2", "PM-3"]
 
 
+def test_list_and_show_print_titles_that_look_like_markup(cli, project: Path) -> None:
+    code, _, err = cli("extract", "-", "--store", stdin="TODO: fix [/b] and [red]x\n")
+    assert code == 0, err
+    for argv in (("list",), ("show", "PM-1")):
+        code, out, err = cli(*argv)
+        assert code == 0, err
+        assert "fix [/b] and [red]x" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [

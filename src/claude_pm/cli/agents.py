@@ -100,6 +100,7 @@ def list_command(args: argparse.Namespace) -> int:
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     table = Table(title="Agents", title_justify="left", box=box.SIMPLE_HEAD)
@@ -111,7 +112,10 @@ def list_command(args: argparse.Namespace) -> int:
         tier = f"{d.tier}, custom" if d.custom and d.tier is Tier.SHIPPED else str(d.tier)
         if d.shadows:
             tier += f"\n(overrides {len(d.shadows)})"
-        table.add_row(d.agent_type, tier, ", ".join(d.specializations), _summary(d.description))
+        # Text cells: a definition's words are not rich markup.
+        table.add_row(
+            d.agent_type, tier, Text(", ".join(d.specializations)), Text(_summary(d.description))
+        )
     console.print(table)
     if discovery.known_specializations is not None:
         console.print(
@@ -178,9 +182,10 @@ def show_command(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
-    table = Table(show_header=False, box=None, title=definition.name, title_justify="left")
+    table = Table(show_header=False, box=None, title=Text(definition.name), title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     paths = ("source_file", "shadows")
@@ -188,7 +193,7 @@ def show_command(args: argparse.Namespace) -> int:
         if key == "system_prompt" or key in paths or value in (None, [], {}):
             continue
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        table.add_row(key, shown)
+        table.add_row(key, Text(shown))
     console.print(table)
     # Paths on their own lines, never folded, so they can be copied.
     console.print(f"source_file: {data['source_file']}", markup=False, soft_wrap=True)

@@ -125,6 +125,7 @@ def doctor_command(args: argparse.Namespace) -> int:
 
 def _print(report: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     out = Console(highlight=False, soft_wrap=True)
     sup, proj, integ = report["supervision"], report["project"], report["integrations"]
@@ -142,7 +143,8 @@ def _print(report: dict[str, Any]) -> None:
     runnable = ", ".join(proj["runnable_agents"]) or "none (define one with backend: command)"
     out.print(f"  agents: {proj['agents']} loaded; runnable now: {runnable}", markup=False)
     for problem in proj["agent_problems"]:
-        out.print(f"  [red]problem[/]: {problem.get('path')}: {problem.get('message')}")
+        where_what = f"{problem.get('path')}: {problem.get('message')}"
+        out.print(f"  [red]problem[/]: {escape(where_what)}")
     key = "set" if integ["anthropic_api_key_set"] else "not set (needed by `claude-pm pm`)"
     out.print(
         f"integrations: mcp {integ['mcp_sdk'] or 'missing'}, anthropic "

@@ -109,14 +109,16 @@ def run_command(args: argparse.Namespace) -> int:
 def _run_with_status(handler: Any, params: dict[str, Any]) -> dict[str, Any]:
     """The call, with a live status line on the terminal (elapsed time, tree memory)."""
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True)
-    with console.status(f"starting {params['agent_type']}...") as status:
+    # Text, not markup: the agent type is not validated yet, messages are not ours.
+    with console.status(Text(f"starting {params['agent_type']}...")) as status:
 
         def on_progress(message: str, done: float | None, total: float | None) -> None:
             elapsed = f"{done:.0f}s" if done is not None else ""
             limit = f" of {total:g}s" if total else ""
-            status.update(f"{message} [{elapsed}{limit}]")
+            status.update(Text(f"{message} [{elapsed}{limit}]"))
 
         result: dict[str, Any] = handler.handle_tool_call(
             "execute_agent_subprocess", params, on_progress=on_progress
@@ -126,27 +128,31 @@ def _run_with_status(handler: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 def _print_summary(result: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if "status" not in result:
-        err.print(f"[bold red]error:[/] {result.get('error')}", markup=True)
+        err.print(f"[bold red]error:[/] {escape(str(result.get('error')))}", markup=True)
         return
     ok = result["success"]
     colour = "green" if ok else "red"
     mem = result["memory_usage"]
     out.print(
-        f"[bold {colour}]{result['status']}[/] agent [bold]{result['agent_type']}[/] "
+        f"[bold {colour}]{result['status']}[/] agent [bold]{escape(result['agent_type'])}[/] "
         f"in {result['execution_time_seconds']:.2f}s, exit {result['exit_code']}"
         + (f" signal {result['signal']}" if result.get("signal") else "")
         + f", peak {mem['peak_rss_mb']:.1f} MB of {mem['limit_mb']:g} MB ({mem['enforcement']})",
         markup=True,
     )
     if result.get("error"):
-        out.print(f"[red]{result['error']}[/]", markup=True)
+        out.print(f"[red]{escape(result['error'])}[/]", markup=True)
     for event in result.get("events", []):
         if event["kind"] != "enforcement":
-            out.print(f"  event {event['kind']} at {event['at_s']:.2f}s: {event['message']}")
+            out.print(
+                f"  event {event['kind']} at {event['at_s']:.2f}s: {event['message']}",
+                markup=False,
+            )
     if result.get("output"):
         out.rule("output" + (" (tail)" if result.get("output_truncated") else ""))
         out.print(result["output"].rstrip("\n"), markup=False)

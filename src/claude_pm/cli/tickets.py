@@ -147,6 +147,7 @@ def _console() -> Any:
 
 def _print_table(tickets: Sequence[StoredTicket]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     console = _console()
     if not tickets:
@@ -157,7 +158,7 @@ def _print_table(tickets: Sequence[StoredTicket]) -> None:
         table.add_column(column, no_wrap=column != "title")
     for t in tickets:
         table.add_row(
-            t.id, t.status.value, t.type.value, t.priority.value, str(t.times_seen), t.title
+            t.id, t.status.value, t.type.value, t.priority.value, str(t.times_seen), Text(t.title)
         )
     console.print(table)
 

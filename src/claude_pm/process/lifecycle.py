@@ -6,9 +6,9 @@ Every run registers itself while its tree may be alive. Three paths end them:
   SystemExit, anything): its ``finally`` kills the tree before propagating.
 * :func:`install_signal_handlers` (entry points call it from the main thread):
   SIGTERM, SIGINT and SIGHUP set the shutdown flag (runs in worker threads
-  return CANCELLED), kill every live tree (TERM, up to 1 s, KILL) and remove
-  its groups, then the main thread gets SystemExit(128 + signal)
-  (KeyboardInterrupt for SIGINT).
+  return CANCELLED), kill every live tree (TERM, up to ``SHUTDOWN_GRACE_S``,
+  KILL) and remove its groups, then the main thread gets
+  SystemExit(128 + signal) (KeyboardInterrupt for SIGINT).
 * An ``atexit`` hook SIGKILLs whatever is still registered (runs in daemon
   threads, or a run whose thread never got to its ``finally``) and removes
   its groups.

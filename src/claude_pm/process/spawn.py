@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -126,7 +127,14 @@ def spawn(
             raise SpawnError(f"cannot start the launcher {sys.executable!r}: {e}") from e
         os.close(write_fd)
         write_fd = -1
-        report = _read_report(read_fd, time.monotonic() + start_deadline_s)
+        try:
+            report = _read_report(read_fd, time.monotonic() + start_deadline_s)
+        except SpawnError:
+            # Nobody supervises it yet: it must not go on to exec the program.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
     finally:
         os.close(read_fd)
         if write_fd >= 0:

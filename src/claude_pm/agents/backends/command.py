@@ -22,7 +22,6 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 STDIN_MODES = ("task", "none")
@@ -65,18 +64,22 @@ def run(handoff: Mapping[str, Any]) -> int:
     if problems:
         print("claude-pm command backend: " + "; ".join(problems), file=sys.stderr)
         return 78
-    run_dir = Path(handoff["task_file"]).parent
+    # os.path, not pathlib: this runs in the executor, whose start-up every agent run pays.
+    run_dir = os.path.dirname(handoff["task_file"])  # noqa: PTH120
     placeholders = {
         "python": sys.executable,
         "project_root": handoff["project_root"],
-        "run_dir": str(run_dir),
-        "context_file": os.environ.get("CLAUDE_PM_CONTEXT_FILE", str(run_dir / "handoff.json")),
+        "run_dir": run_dir,
+        "context_file": os.environ.get(
+            "CLAUDE_PM_CONTEXT_FILE",
+            os.path.join(run_dir, "handoff.json"),  # noqa: PTH118
+        ),
         "task_file": handoff["task_file"],
     }
     argv = build_argv(options, placeholders)
     program = argv[0]
     resolved = program if os.sep in program else shutil.which(program)
-    if resolved is None or not Path(resolved).exists():
+    if resolved is None or not os.path.exists(resolved):  # noqa: PTH110
         print(
             f"claude-pm command backend: program {program!r} not found "
             f"(PATH={os.environ.get('PATH', '')!r}); fix backend_options.command "
@@ -84,6 +87,9 @@ def run(handoff: Mapping[str, Any]) -> int:
             file=sys.stderr,
         )
         return EXIT_NOT_FOUND
+    # A relative program was found from the project root (the executor's cwd):
+    # keep naming that file after moving to the run's directory.
+    resolved = os.path.abspath(resolved)  # noqa: PTH100 - a str for execv
     os.chdir(handoff["project_root"] if options.get("cwd", "project") == "project" else run_dir)
     if options.get("stdin", "task") == "task":
         fd = os.open(handoff["task_file"], os.O_RDONLY)
