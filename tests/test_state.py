@@ -67,3 +67,37 @@ def test_runs_of_a_dead_orchestrator_become_abandoned_live_ones_stay(tmp_path: P
     assert mine is not None and mine.status == "running"
     assert legacy is not None and legacy.status == "running"
     assert [r.run_id for r in db.list_runs(status="abandoned")] == ["dead"]
+
+
+def test_a_state_db_from_before_added_columns_is_migrated_keeping_its_data(tmp_path: Path):
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            """
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO meta VALUES ('schema_version', '1');
+            CREATE TABLE runs (run_id TEXT PRIMARY KEY, session_id TEXT, agent_type TEXT NOT NULL,
+                task TEXT NOT NULL, status TEXT NOT NULL, started_at REAL NOT NULL,
+                finished_at REAL, wall_time_s REAL, cpu_time_s REAL, peak_rss_bytes INTEGER,
+                enforcement TEXT, exit_code INTEGER, signal INTEGER, stdout_path TEXT,
+                stderr_path TEXT, run_dir TEXT, error TEXT);
+            INSERT INTO runs(run_id, agent_type, task, status, started_at)
+                VALUES ('old', 'qa', 'kept', 'completed', 1.0);
+            """
+        )
+    conn.close()
+    db = Database(path)
+    old = db.get_run("old")
+    assert old is not None and (old.task, old.status) == ("kept", "completed")
+    db.record_run_start(RunRecord("new", "qa", "t", "running", time.time()))
+    new = db.get_run("new")
+    assert new is not None and new.orchestrator
+
+
+def test_sqlite_failures_become_store_errors_that_name_the_action(tmp_path: Path):
+    db = Database(tmp_path / "state.db")
+    with sqlite3.connect(db.path) as conn:
+        conn.execute("DROP TABLE runs")
+    conn.close()
+    with pytest.raises(StoreError, match="record the start of a run"):
+        db.record_run_start(RunRecord("r", "qa", "t", "running", time.time()))

@@ -72,6 +72,15 @@ CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets(status, priority);
 """
 
 
+#: Columns added to a table after it first shipped: ``_migrate`` adds the missing ones,
+#: so a state.db written by an earlier claude-pm keeps working and keeps its data.
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("runs", "orchestrator", "TEXT"),
+    ("tickets", "last_run", "TEXT"),
+    ("tickets", "external_url", "TEXT"),
+)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
@@ -155,12 +164,32 @@ class Database:
                 raise
             conn.execute("COMMIT")
 
+    @contextmanager
+    def guard(self, action: str) -> Iterator[None]:
+        """Turn a SQLite failure while doing ``action`` into a :class:`StoreError` that says so.
+
+        Raises:
+            StoreError: naming the action, the file and what SQLite said.
+        """
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise StoreError(
+                f"Could not {action} in {str(self.path)!r}: {e}. Check that the disk has "
+                "space and that no other program holds the file locked.",
+                path=str(self.path),
+            ) from e
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            for table, column, decl in _ADDED_COLUMNS:
+                present = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 conn.execute(
@@ -182,7 +211,7 @@ class Database:
 
     def record_run_start(self, record: RunRecord) -> None:
         """Store a run as started, so an interrupted orchestrator still leaves a trace."""
-        with self.transaction() as conn:
+        with self.guard("record the start of a run"), self.transaction() as conn:
             conn.execute(
                 "INSERT INTO runs(run_id, session_id, agent_type, task, status, started_at,"
                 " run_dir, orchestrator) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -200,7 +229,7 @@ class Database:
 
     def record_run_end(self, record: RunRecord) -> None:
         """Store the outcome of a run started with :meth:`record_run_start`."""
-        with self.transaction() as conn:
+        with self.guard("record the end of a run"), self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, wall_time_s = ?, cpu_time_s = ?,"
                 " peak_rss_bytes = ?, enforcement = ?, exit_code = ?, signal = ?,"
@@ -222,7 +251,7 @@ class Database:
             )
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        with self.connection() as conn:
+        with self.guard("read a run"), self.connection() as conn:
             row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else _run_from_row(row)
 
@@ -247,7 +276,7 @@ class Database:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started_at DESC LIMIT ?"
         args.append(-1 if limit is None else limit)
-        with self.connection() as conn:
+        with self.guard("list runs"), self.connection() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [_run_from_row(r) for r in rows]
 
@@ -258,13 +287,13 @@ class Database:
         records the end of its runs; their status becomes ``abandoned``.
         Returns the run ids changed.
         """
-        with self.connection() as conn:
+        with self.guard("list unfinished runs"), self.connection() as conn:
             rows = conn.execute(
                 "SELECT run_id, orchestrator FROM runs WHERE status = 'running'"
             ).fetchall()
         gone = [r["run_id"] for r in rows if not identity_alive(r["orchestrator"])]
         if gone:
-            with self.transaction() as conn:
+            with self.guard("mark abandoned runs"), self.transaction() as conn:
                 conn.executemany(
                     "UPDATE runs SET status = 'abandoned', error = ? "
                     "WHERE run_id = ? AND status = 'running'",

@@ -267,3 +267,20 @@ def test_relative_program_runs_from_the_project_even_with_cwd_run(project, write
     result = run(handler_for(project), "relative")
     assert result["success"], result
     assert result["output"].strip() == f"cwd {result['log_paths']['run_dir']}"
+
+
+def test_a_run_whose_record_cannot_be_written_still_returns_its_result(project, write_agent):
+    # An agent that breaks the state database under the orchestrator's feet.
+    vandal = (
+        "import sqlite3\n"
+        "conn = sqlite3.connect('.claude-pm/state.db')\n"
+        "conn.execute('ALTER TABLE runs RENAME TO gone')\n"
+        "conn.commit()\n"
+        "print('TODO: keep this finding')\n"
+    )
+    write_agent("vandal", vandal)
+    result = run(handler_for(project), "vandal")
+    assert result["success"] is True
+    assert "record the end of a run" in result["record_error"]
+    assert result["tickets_created"] == ["PM-1"]
+    assert "TODO: keep this finding" in result["output"]

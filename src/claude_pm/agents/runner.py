@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from claude_pm.context import (
     resolve_project_root,
     write_handoff,
 )
-from claude_pm.errors import BackendUnavailable, ClaudePMError, InvalidInput
+from claude_pm.errors import BackendUnavailable, ClaudePMError, InvalidInput, StoreError
 from claude_pm.process import (
     MemoryLimits,
     ProcessEvent,
@@ -76,6 +76,7 @@ class AgentResult:
     tickets_found: tuple[Ticket, ...] = ()
     tickets_saved: tuple[SavedTicket, ...] = ()
     ticket_error: str | None = None
+    record_error: str | None = None
 
     @property
     def success(self) -> bool:
@@ -314,16 +315,19 @@ class AgentRunner:
         )
         result = self._tickets(result, auto_create_tickets)
         error = None if result.success else result.summary()
-        self.database.record_run_end(
-            _end_record(run_id, definition, request, started, process, error)
-        )
+        try:
+            self.database.record_run_end(
+                _end_record(run_id, definition, request, started, process, error)
+            )
+        except StoreError as e:
+            # The agent's work is done and its tickets saved: report, don't discard it.
+            log.warning("run %s: outcome not recorded: %s", run_id, e)
+            result = replace(result, record_error=e.message)
         log.info("run %s: %s", run_id, result.summary())
         return result
 
     def _tickets(self, result: AgentResult, auto_create: bool | None) -> AgentResult:
         """Extract tickets from the full stdout log and store them when auto-creation is on."""
-        from dataclasses import replace
-
         if result.process.status is ProcessStatus.SPAWN_ERROR:
             return result
         from claude_pm.tickets.extractor import extract_path

@@ -14,11 +14,10 @@ import builtins
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from claude_pm.errors import StoreError, TicketError
+from claude_pm.errors import TicketError
 from claude_pm.state import Database
 from claude_pm.tickets.model import (
     Priority,
@@ -103,16 +102,6 @@ class TicketStore:
         self.database = database
         self.clock = clock
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as e:
-            raise StoreError(
-                f"Could not {action} in {str(self.database.path)!r}: {e}.",
-                path=str(self.database.path),
-            ) from e
-
     def save(
         self, tickets: Iterable[Ticket], *, source_run: str | None = None
     ) -> builtins.list[SavedTicket]:
@@ -141,7 +130,7 @@ class TicketStore:
     ) -> builtins.list[SavedTicket]:
         now = self.clock()
         out: builtins.list[SavedTicket] = []
-        with self._errors("save tickets"), self.database.transaction() as conn:
+        with self.database.guard("save tickets"), self.database.transaction() as conn:
             for ticket in batch:
                 key = ticket.fingerprint
                 row = conn.execute(_SEEN_AGAIN, (now, source_run, key)).fetchone()
@@ -182,7 +171,7 @@ class TicketStore:
             TicketError: no ticket has this id, or the id is malformed.
         """
         seq = parse_ticket_id(ticket_id)
-        with self._errors("read tickets"), self.database.connection() as conn:
+        with self.database.guard("read tickets"), self.database.connection() as conn:
             row = conn.execute("SELECT * FROM tickets WHERE seq = ?", (seq,)).fetchone()
         if row is None:
             raise TicketError(
@@ -221,12 +210,12 @@ class TicketStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        with self._errors("read tickets"), self.database.connection() as conn:
+        with self.database.guard("read tickets"), self.database.connection() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [_from_row(r) for r in rows]
 
     def count(self) -> int:
-        with self._errors("read tickets"), self.database.connection() as conn:
+        with self.database.guard("read tickets"), self.database.connection() as conn:
             return int(conn.execute("SELECT count(*) FROM tickets").fetchone()[0])
 
     def update(
@@ -252,7 +241,7 @@ class TicketStore:
             changes["external_url"] = external_url
         if changes:
             assignments = ", ".join(f"{column} = ?" for column in changes)
-            with self._errors("update a ticket"), self.database.transaction() as conn:
+            with self.database.guard("update a ticket"), self.database.transaction() as conn:
                 cursor = conn.execute(
                     f"UPDATE tickets SET {assignments} WHERE seq = ?", [*changes.values(), seq]
                 )

@@ -96,4 +96,6 @@ def agent_result(result: AgentResult) -> dict[str, Any]:
         out["error"] = result.summary()
     if result.ticket_error:
         out["ticket_error"] = result.ticket_error
+    if result.record_error:
+        out["record_error"] = result.record_error
     return out
