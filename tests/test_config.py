@@ -44,3 +44,32 @@ def test_memory_enforcement_mode(tmp_path: Path):
     assert load_settings(environ=env, project_root=tmp_path).memory_enforcement == "rlimit"
     with pytest.raises(InvalidInput, match="auto, rlimit, sampling"):
         load_settings({"memory_enforcement": "magic"}, environ={}, project_root=tmp_path)
+
+
+def test_the_framework_context_beats_the_environment(tmp_path: Path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    env = {
+        "CLAUDE_PM_PROJECT_ROOT": str(a),
+        "CLAUDE_PM_TICKET_AUTO_CREATE": "false",
+        "CLAUDE_PM_MEMORY_ENFORCEMENT": "sampling",
+        "CLAUDE_PM_USER_AGENTS_DIR": "/from-env",
+    }
+    ctx = {
+        "project_root": str(b),
+        "ticket_auto_create": True,
+        "memory_enforcement": "auto",
+        "user_agents_dir": "/from-context",
+    }
+    s = load_settings(ctx, environ=env)
+    assert s.project_root == b.resolve()
+    assert s.ticket_auto_create is True
+    assert s.memory_enforcement == "auto"
+    assert s.user_agents_dir == Path("/from-context")
+    s = load_settings(environ=env)
+    assert (s.project_root, s.ticket_auto_create, s.memory_enforcement) == (
+        a.resolve(),
+        False,
+        "sampling",
+    )

@@ -1,4 +1,4 @@
-"""Settings, built in one place: defaults, then the framework context, then environment, then flags.
+"""Settings, built in one place: defaults, environment, framework context, then flags.
 
 The core reads no environment variables: entry points call :func:`load_settings`
 and pass the result down.
@@ -109,9 +109,13 @@ def load_settings(
     project_root: str | os.PathLike[str] | None = None,
     ticket_auto_create: bool | None = None,
 ) -> Settings:
-    """Build settings from defaults, the framework context, the environment and explicit flags.
+    """Build settings from defaults, the environment, the framework context and explicit flags.
 
-    Later sources win. ``environ`` defaults to ``os.environ``; tests pass their own.
+    Later sources win: the framework context a program passes is explicit
+    configuration and beats the ambient environment (agents inherit
+    ``CLAUDE_PM_PROJECT_ROOT`` from their orchestrator, for one); flags beat both.
+
+    ``environ`` defaults to ``os.environ``; tests pass their own.
 
     Raises:
         ContextError: the project root does not exist or is not a directory.
@@ -126,10 +130,10 @@ def load_settings(
     root = _existing_dir(root_value, field_name="project_root")
 
     auto: Any = True
-    if "ticket_auto_create" in ctx:
-        auto = ctx["ticket_auto_create"]
     if ENV_TICKET_AUTO_CREATE in env:
         auto = env[ENV_TICKET_AUTO_CREATE]
+    if "ticket_auto_create" in ctx:
+        auto = ctx["ticket_auto_create"]
     if ticket_auto_create is not None:
         auto = ticket_auto_create
     auto_bool = parse_bool(auto, field_name="ticket_auto_create")
