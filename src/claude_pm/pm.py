@@ -297,13 +297,20 @@ def _loop(
 
 
 def _ticket_ids(result: Mapping[str, Any]) -> list[str]:
-    """Ids of the tickets a tool result says were filed (agent runs and ticket creation)."""
+    """Ids of the tickets a tool result newly filed (agent runs and ticket creation).
+
+    A finding reported again updates its existing ticket and is not counted.
+    """
     created = result.get("tickets_created")
     if isinstance(created, list):
         return [str(t) for t in created]
     stored = result.get("created_tickets")
     if isinstance(stored, list):
-        return [str(t["id"]) for t in stored if isinstance(t, Mapping) and t.get("id")]
+        return [
+            str(t["id"])
+            for t in stored
+            if isinstance(t, Mapping) and t.get("id") and not t.get("duplicate")
+        ]
     return []
 
 

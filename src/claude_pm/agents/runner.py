@@ -196,10 +196,21 @@ class AgentRunner:
         )
         return definition, root, visible
 
+    def timeout_for(
+        self, request: AgentRequest, definition: AgentDefinition | None = None
+    ) -> float:
+        """The run's timeout: the request's, else the agent's own, else the settings' default.
+
+        Raises:
+            AgentNotFound: when ``definition`` is not given and the type is unknown.
+        """
+        definition = definition or self.registry.get(request.agent_type)
+        return float(request.timeout_s or definition.timeout_s or self.settings.default_timeout_s)
+
     def _limits(
         self, request: AgentRequest, definition: AgentDefinition
     ) -> tuple[float, MemoryLimits]:
-        timeout_s = request.timeout_s or definition.timeout_s or self.settings.default_timeout_s
+        timeout_s = self.timeout_for(request, definition)
         hard = (
             request.memory_limit_mb
             or definition.memory_limit_mb

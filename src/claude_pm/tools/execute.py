@@ -29,6 +29,7 @@ def execute_agent_subprocess(
         memory_critical_mb=args.get("memory_critical"),
     )
     runner = AgentRunner(services.settings, services.registry, services.database)
+    timeout_s = runner.timeout_for(request)
     last_progress = [0.0]
     started = time.monotonic()
 
@@ -42,7 +43,7 @@ def execute_agent_subprocess(
             rss_mb = float(event.data.get("rss_bytes", 0)) / (1024 * 1024)
             count = event.data.get("process_count", 0)
             message = f"running, {rss_mb:.1f} MB in {count} process(es)"
-        call.progress(f"{request.agent_type}: {message}", now - started, request.timeout_s)
+        call.progress(f"{request.agent_type}: {message}", now - started, timeout_s)
 
     result = runner.run(request, cancel=call.cancel, on_event=on_event)
     return agent_result(result)

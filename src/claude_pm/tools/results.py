@@ -64,7 +64,7 @@ def agent_result(result: AgentResult) -> dict[str, Any]:
             "critical_mb": memory.effective_critical_mb,
             "enforcement": p.enforcement.value,
         },
-        "tickets_created": [t.id for t in result.tickets_saved],
+        "tickets_created": [t.id for t in result.tickets_saved if not t.duplicate],
         "exit_code": p.exit_code,
         "status": p.status.value,
         "signal": p.signal,
