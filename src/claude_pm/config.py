@@ -85,7 +85,12 @@ class Settings:
         return replace(self, **changes)
 
 
-def _existing_dir(value: Any, *, field_name: str) -> Path:
+def existing_directory(value: Any, *, field_name: str) -> Path:
+    """``value`` as an absolute path to an existing directory.
+
+    Raises:
+        ContextError: it does not exist or is not a directory, naming ``field_name``.
+    """
     path = Path(str(value)).expanduser()
     if not path.exists():
         raise ContextError(
@@ -127,7 +132,7 @@ def load_settings(
     root_value: Any = ctx.get("project_root") or env.get(ENV_PROJECT_ROOT) or Path.cwd()
     if project_root is not None:
         root_value = project_root
-    root = _existing_dir(root_value, field_name="project_root")
+    root = existing_directory(root_value, field_name="project_root")
 
     auto: Any = True
     if ENV_TICKET_AUTO_CREATE in env:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claude_pm.config import existing_directory
 from claude_pm.errors import ContextError
 
 #: Variables every agent receives from the orchestrator's environment, when set.
@@ -39,27 +40,14 @@ def resolve_project_root(value: Any) -> Path:
     """The project root as an absolute path.
 
     Raises:
-        ContextError: it does not exist or is not a directory.
+        ContextError: it is not a path, does not exist or is not a directory.
     """
     if not isinstance(value, (str, os.PathLike)) or not str(value):
         raise ContextError(
             "context.project_root must be a path to an existing directory.",
             field="context.project_root",
         )
-    path = Path(value).expanduser()
-    if not path.exists():
-        raise ContextError(
-            f"context.project_root {str(path)!r} does not exist; pass an existing directory.",
-            field="context.project_root",
-            path=str(path),
-        )
-    if not path.is_dir():
-        raise ContextError(
-            f"context.project_root {str(path)!r} is a file, not a directory.",
-            field="context.project_root",
-            path=str(path),
-        )
-    return path.resolve()
+    return existing_directory(value, field_name="context.project_root")
 
 
 def check_file_paths(file_paths: Any, project_root: Path) -> list[str]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from claude_pm.errors import InvalidInput
 from claude_pm.pm_prompt import build_system_prompt, team_from_registry
 from claude_pm.pm_result import PMResult, StopReason, TokenUsage
 from claude_pm.pm_transcript import EventKind, TranscriptEvent, TranscriptWriter
+from claude_pm.state import new_run_id
 from claude_pm.tools.export import (
     DEFAULT_MAX_PARALLEL_CALLS,
     ToolCall,
@@ -45,11 +44,6 @@ DEFAULT_MAX_TURNS = 20
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
 
 EventCallback = Callable[[TranscriptEvent], None]
-
-
-def new_run_id() -> str:
-    """A sortable, unique id for one PM run (``20260101-120000-ab12cd``)."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
 def describe_api_error(error: BaseException, *, max_retries: int | None = None) -> str:

@@ -11,6 +11,7 @@ import logging
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -300,6 +301,11 @@ class Database:
                     [(_ABANDONED, run_id) for run_id in gone],
                 )
         return gone
+
+
+def new_run_id() -> str:
+    """An id for an agent or PM run: sortable (UTC time first) and unique (random hex)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
 _ABANDONED = "the orchestrator exited without recording the end of this run (killed or rebooted)"

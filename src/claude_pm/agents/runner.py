@@ -11,7 +11,6 @@ import logging
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,7 +35,7 @@ from claude_pm.process import (
     ProcessStatus,
     run_process,
 )
-from claude_pm.state import Database, RunRecord
+from claude_pm.state import Database, RunRecord, new_run_id
 
 if TYPE_CHECKING:
     from claude_pm.agents.registry import AgentRegistry
@@ -145,11 +144,6 @@ def _end_record(
         stderr_path=str(process.stderr_path),
         error=error,
     )
-
-
-def new_run_id() -> str:
-    """Sortable and unique: UTC time, then random hex."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
 class AgentRunner:

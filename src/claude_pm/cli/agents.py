@@ -140,24 +140,17 @@ def _summary(text: str, limit: int = 110) -> str:
 
 
 def definition_dict(d: AgentDefinition) -> dict[str, Any]:
-    """Every field of a merged definition, and where it came from."""
+    """Every field of a merged definition and where it came from (the discovery entry, and more)."""
+    from claude_pm.tools.discover import agent_entry
+
     return {
-        "type": d.agent_type,
-        "name": d.name,
-        "description": d.description,
-        "tier": str(d.tier),
-        "custom": d.custom,
-        "source_file": str(d.source_path) if d.source_path else None,
-        "shadows": [str(p) for p in d.shadows],
+        **agent_entry(d),
         "tools": list(d.tools) if d.tools is not None else None,
-        "model": d.model,
-        "specializations": list(d.specializations),
         "context_keys": list(d.context_keys),
         "visible_context_keys": list(d.visible_context_keys()),
         "timeout_s": d.timeout_s,
         "memory_limit_mb": d.memory_limit_mb,
         "env": list(d.env),
-        "backend": d.backend,
         "backend_options": dict(d.backend_options),
         "version": d.version,
         "claude_code": dict(d.claude_code),

@@ -81,6 +81,7 @@ class _Printer:
 
     def __call__(self, event: TranscriptEvent) -> None:
         from claude_pm.pm_transcript import EventKind, render_event
+        from claude_pm.tools.export import is_error_result
 
         if self.quiet or (event.kind is EventKind.TOOL_PROGRESS and self.console is None):
             return
@@ -88,7 +89,7 @@ class _Printer:
         if not text:
             return
         style = _STYLES.get(event.kind.value)
-        if event.kind is EventKind.TOOL_RESULT and event.data.get("result", {}).get("error"):
+        if event.kind is EventKind.TOOL_RESULT and is_error_result(event.data.get("result", {})):
             style = "red"
         if self.console is not None:
             self.console.print(text, style=style, markup=False)

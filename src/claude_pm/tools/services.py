@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.config import Settings
@@ -30,26 +29,40 @@ class CallOptions:
             self.on_progress(message, done, total)
 
 
-@dataclass
 class ToolServices:
-    """The services one handler shares across calls (registry cache, database handle)."""
+    """The services one handler shares across calls (registry cache, database handle).
 
-    settings: Settings
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    Each is built on first use, once, even when several threads ask at the same time.
+    """
 
-    @cached_property
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._registry: AgentRegistry | None = None
+        self._database: Database | None = None
+
+    @property
     def registry(self) -> AgentRegistry:
-        from claude_pm.agents.registry import AgentRegistry
-
         with self._lock:
-            return AgentRegistry.from_settings(self.settings)
+            if self._registry is None:
+                from claude_pm.agents.registry import AgentRegistry
 
-    @cached_property
+                self._registry = AgentRegistry.from_settings(self.settings)
+            return self._registry
+
+    @property
     def database(self) -> Database:
-        from claude_pm.state import Database
+        """The state database.
 
+        Raises:
+            StoreError: it cannot be opened or created.
+        """
         with self._lock:
-            return Database(self.settings.db_path)
+            if self._database is None:
+                from claude_pm.state import Database
+
+                self._database = Database(self.settings.db_path)
+            return self._database
 
 
 #: A tool implementation: validated arguments in, JSON-able result out; raises ClaudePMError.
