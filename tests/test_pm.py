@@ -316,6 +316,14 @@ def test_cli_exits_non_zero_on_an_api_error(fake: FakeMessagesAPI, project: Path
     assert json.loads(done.stdout)["stop_reason"] == "api_error"
 
 
+def test_cli_rejects_nonsense_limits(fake: FakeMessagesAPI, project: Path) -> None:
+    for flags in (["--parallel", "0"], ["--max-retries", "-1"]):
+        done = _cli(project, fake, "anything", *flags)
+        assert done.returncode == 2
+        assert "--parallel must be at least 1" in done.stderr
+    assert fake.requests == []
+
+
 SLEEPER = """
 import os, time
 with open("sleeper.pids.tmp", "w") as f:

@@ -117,6 +117,9 @@ def run_command(args: argparse.Namespace) -> int:
     except ClaudePMError as e:
         error(e.message)
         return EXIT_BAD_INPUT
+    if args.parallel < 1 or args.max_retries < 0:
+        error("--parallel must be at least 1 and --max-retries at least 0.")
+        return EXIT_BAD_INPUT
     env = settings.environ
     api_key = env.get("ANTHROPIC_API_KEY")
     auth_token = env.get("ANTHROPIC_AUTH_TOKEN")
@@ -133,7 +136,7 @@ def run_command(args: argparse.Namespace) -> int:
         api_key=api_key,
         auth_token=auth_token,
         base_url=env.get("ANTHROPIC_BASE_URL") or None,
-        max_retries=max(0, args.max_retries),
+        max_retries=args.max_retries,
     )
     run_id = new_run_id()
     run_dir = settings.state_dir / "pm" / run_id
@@ -149,7 +152,7 @@ def run_command(args: argparse.Namespace) -> int:
             transcript_dir=run_dir,
             run_id=run_id,
             on_event=_Printer(quiet=args.json),
-            max_parallel_calls=max(1, args.parallel),
+            max_parallel_calls=args.parallel,
         )
     except ClaudePMError as e:
         error(e.message)
