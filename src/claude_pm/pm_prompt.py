@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claude_pm.agents.backends import unavailable_reason
 from claude_pm.tools.schemas import CLAUDE_PM_TOOLS, CORE_AGENT_TYPES
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ class TeamMember:
     description: str
     specializations: tuple[str, ...] = ()
     custom: bool = False
+    #: Why this agent cannot run in this installation (its backend), or None.
+    unavailable: str | None = None
 
 
 def team_from_registry(handler: Any) -> tuple[list[TeamMember], str | None]:
@@ -38,6 +41,7 @@ def team_from_registry(handler: Any) -> tuple[list[TeamMember], str | None]:
                 description=" ".join(str(d.description or "").split()),
                 specializations=tuple(str(s) for s in (d.specializations or ())),
                 custom=bool(getattr(d, "custom", False)),
+                unavailable=unavailable_reason(d.backend),
             )
             for d in definitions
         ]
@@ -57,6 +61,8 @@ def _team_lines(team: Sequence[TeamMember]) -> list[str]:
             line += f": {member.description}"
         if member.specializations:
             line += f" [specializations: {', '.join(member.specializations)}]"
+        if member.unavailable:
+            line += f" (cannot run here yet: {member.unavailable})"
         lines.append(line)
     return lines or ["- (no agents found: call discover_available_agents)"]
 

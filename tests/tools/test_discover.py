@@ -20,6 +20,8 @@ ENTRY_KEYS = {
     "source_file",
     "model",
     "backend",
+    "runnable",
+    "unavailable_reason",
     "shadows",
 }
 
@@ -52,6 +54,7 @@ def test_lists_every_shipped_agent_with_its_details(handler):
     for entry in by_type.values():
         assert set(entry) == ENTRY_KEYS
         assert entry["tier"] == "shipped" and entry["backend"] == "builtin"
+        assert entry["runnable"] is False and "not available" in entry["unavailable_reason"]
     de = by_type["data_engineer"]
     assert de["name"] == "data-engineer" and de["custom"] is False
     assert de["source_file"] == str(SHIPPED_DIR / "data-engineer.md")
@@ -114,3 +117,25 @@ def test_bad_arguments_are_an_error_result(handler):
     assert result["success"] is False and "specialization" in result["error"]
     result = discover(handler, colour="blue")
     assert result["success"] is False
+
+
+def test_runnable_says_which_agents_can_run_here_and_the_pm_prompt_says_it_too(
+    handler, write_agent
+):
+    from claude_pm.pm_prompt import build_system_prompt, team_from_registry
+
+    write_agent("scanner", "print('ok')")
+    entries = {a["type"]: a for a in discover(handler)["available_agents"]}
+    assert entries["scanner"]["runnable"] is True
+    assert entries["scanner"]["unavailable_reason"] is None
+    assert entries["qa"]["runnable"] is False
+    team, problem = team_from_registry(handler)
+    assert problem is None
+    lines = {m.agent_type: m for m in team}
+    assert lines["scanner"].unavailable is None
+    assert "not available" in (lines["qa"].unavailable or "")
+    prompt = build_system_prompt(team)
+    qa_line = next(line for line in prompt.splitlines() if line.startswith("- qa"))
+    assert "cannot run here yet" in qa_line
+    scanner_line = next(line for line in prompt.splitlines() if line.startswith("- scanner"))
+    assert "cannot run" not in scanner_line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from claude_pm.agents.backends import unavailable_reason
 from claude_pm.tools.services import CallOptions, ToolServices
 
 if TYPE_CHECKING:
@@ -12,7 +13,8 @@ if TYPE_CHECKING:
 
 
 def agent_entry(definition: AgentDefinition) -> dict[str, Any]:
-    """One agent as ``available_agents`` lists it."""
+    """One agent as ``available_agents`` lists it; ``runnable``: its backend works here."""
+    reason = unavailable_reason(definition.backend)
     return {
         "type": definition.agent_type,
         "name": definition.name,
@@ -23,6 +25,8 @@ def agent_entry(definition: AgentDefinition) -> dict[str, Any]:
         "source_file": str(definition.source_path) if definition.source_path else None,
         "model": definition.model,
         "backend": definition.backend,
+        "runnable": reason is None,
+        "unavailable_reason": reason,
         "shadows": [str(p) for p in definition.shadows],
     }
 
