@@ -43,6 +43,7 @@ from fakes.claude_code_api import (
     tool_results,
 )
 from fakes.messages_api import Scripted, message, text, tool_use
+from waiting import alive, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -93,21 +94,6 @@ def _bundled_cli() -> Path:
 @pytest.fixture(scope="module")
 def claude_cli() -> Path:
     return _bundled_cli()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _servers_under(pid: int) -> list[int]:
@@ -289,7 +275,7 @@ def test_claude_code_finds_the_tools_runs_an_agent_and_files_its_ticket(
         (run["run_id"], "completed", 0)
     ]
     assert len(servers) == 1, "Claude Code should have started one claude-pm server"
-    _wait_for(lambda: not _alive(servers[0]), "the MCP server to exit with Claude Code")
+    wait_for(lambda: not alive(servers[0]), "the MCP server to exit with Claude Code")
 
 
 def test_an_unknown_agent_comes_back_to_claude_as_a_tool_error_naming_the_valid_ones(
@@ -341,7 +327,7 @@ def test_interrupting_claude_code_mid_run_stops_the_server_and_kills_the_agent_t
         session = claude_code(fake, "Have the sleeper wait.")
         session.start()
         pids_file = project / "sleeper.pids"
-        _wait_for(pids_file.exists, "the agent to start")
+        wait_for(pids_file.exists, "the agent to start")
         agent_pids = [int(p) for p in pids_file.read_text().split()]
         servers = _servers_under(session.pid)
         assert len(servers) == 1
@@ -350,8 +336,8 @@ def test_interrupting_claude_code_mid_run_stops_the_server_and_kills_the_agent_t
 
     assert fake.unexpected == 0
     assert fake.other_paths == []
-    _wait_for(lambda: not any(_alive(p) for p in agent_pids), "the agent tree to be killed")
-    _wait_for(lambda: not _alive(servers[0]), "the MCP server to exit")
+    wait_for(lambda: not any(alive(p) for p in agent_pids), "the agent tree to be killed")
+    wait_for(lambda: not alive(servers[0]), "the MCP server to exit")
     runs = _rows(project / ".claude-pm" / "state.db", "SELECT agent_type, status FROM runs")
     assert runs == [("sleeper", "cancelled")]
 
@@ -375,7 +361,7 @@ def _interrupt_a_sleeper(
         try:
             session.say("Have the sleeper wait.")
             pids_file = project / "sleeper.pids"
-            _wait_for(pids_file.exists, "the agent to start")
+            wait_for(pids_file.exists, "the agent to start")
             agent_pids = [int(p) for p in pids_file.read_text().split()]
             servers = _servers_under(session.pid)
             session.send(
@@ -387,7 +373,7 @@ def _interrupt_a_sleeper(
             )
             assert session.next_message("control_response")["response"]["subtype"] == "success"
             session.next_message("result")
-            _wait_for(lambda: not any(_alive(p) for p in agent_pids), "the agent tree to die")
+            wait_for(lambda: not any(alive(p) for p in agent_pids), "the agent tree to die")
             session.say("Which agents are there?")
             final = session.next_message("result")
             assert final["subtype"] == "success" and final["result"] == "The team is listed."
@@ -411,7 +397,7 @@ def test_interrupting_a_call_kills_the_agent_tree_and_the_server_keeps_serving(
     assert "sleeper" in {a["type"] for a in json.loads(result_text(listed))["available_agents"]}
     runs = _rows(project / ".claude-pm" / "state.db", "SELECT agent_type, status FROM runs")
     assert runs == [("sleeper", "cancelled")]
-    _wait_for(lambda: not _alive(servers[0]), "the MCP server to exit with Claude Code")
+    wait_for(lambda: not alive(servers[0]), "the MCP server to exit with Claude Code")
 
 
 def test_no_progress_reaches_claude_code_after_it_cancelled_the_call(
@@ -441,14 +427,14 @@ def test_an_agent_that_ignores_sigterm_does_not_outlive_claude_code(
             session = claude_code(fake, "Have the stubborn agent wait.")
             session.start()
             pids_file = project / "sleeper.pids"
-            _wait_for(pids_file.exists, "the agent to start")
+            wait_for(pids_file.exists, "the agent to start")
             agent_pids = [int(p) for p in pids_file.read_text().split()]
             os.kill(session.pid, signal.SIGINT)
             session.finish()
         deadline = time.monotonic() + STUBBORN_DEADLINE_S
-        while any(_alive(p) for p in agent_pids) and time.monotonic() < deadline:
+        while any(alive(p) for p in agent_pids) and time.monotonic() < deadline:
             time.sleep(0.05)
-        survivors = [p for p in agent_pids if _alive(p)]
+        survivors = [p for p in agent_pids if alive(p)]
         assert survivors == [], f"agent processes outlived Claude Code: {survivors}"
     finally:
         leftovers = []

@@ -24,7 +24,6 @@ from typing import Any
 
 import anyio
 import httpx2
-import psutil
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -32,6 +31,7 @@ from mcp.client.streamable_http import streamable_http_client
 from claude_pm.errors import InvalidInput
 from claude_pm.mcp_server import HttpOptions, InFlightCalls, is_loopback
 from claude_pm.tools.schemas import CLAUDE_PM_TOOLS
+from waiting import alive, wait_for
 
 DEADLINE_S = 30.0
 
@@ -58,21 +58,6 @@ def _stdio(project: Path) -> StdioServerParameters:
         env=dict(os.environ),
         cwd=str(project),
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 async def _await_for(predicate: Callable[[], bool], what: str) -> None:
@@ -204,7 +189,7 @@ def test_stdio_progress_then_cancel_kills_the_agent_tree(
                 tg.cancel_scope.cancel()
 
             pids = _pids(project)
-            await _await_for(lambda: not any(_alive(p) for p in pids), "the agent tree to die")
+            await _await_for(lambda: not any(alive(p) for p in pids), "the agent tree to die")
             # The server survives a cancelled call and keeps serving.
             after = await client.call_tool("deploy_to_prod", {})
             assert after.is_error is True
@@ -263,7 +248,7 @@ def raw_server_running_sleeper(
                 },
             },
         )
-        _wait_for(lambda: (project / "sleeper.pids").exists(), "the agent")
+        wait_for(lambda: (project / "sleeper.pids").exists(), "the agent")
         yield proc, _pids(project)
     finally:
         if proc.poll() is None:
@@ -283,7 +268,7 @@ def test_stdio_server_exits_on_signal_and_kills_agents_in_flight(
         # stdin stays open, as a client that only signals would leave it.
         proc.send_signal(signum)
         assert proc.wait(timeout=DEADLINE_S) == 0
-        _wait_for(lambda: not any(_alive(p) for p in pids), "the agent tree to die", 10)
+        wait_for(lambda: not any(alive(p) for p in pids), "the agent tree to die", 10)
 
 
 def test_stdio_server_exits_when_the_client_closes_stdin_mid_call(
@@ -294,7 +279,7 @@ def test_stdio_server_exits_when_the_client_closes_stdin_mid_call(
         assert proc.stdin is not None
         proc.stdin.close()
         assert proc.wait(timeout=DEADLINE_S) == 0
-        _wait_for(lambda: not any(_alive(p) for p in pids), "the agent tree to die", 10)
+        wait_for(lambda: not any(alive(p) for p in pids), "the agent tree to die", 10)
 
 
 # --- streamable HTTP ------------------------------------------------------------------------
@@ -442,7 +427,7 @@ def test_http_server_stops_on_sigterm_and_kills_agents_in_flight(
 
         anyio.run(main)
         pids = _pids(project)
-        _wait_for(lambda: not any(_alive(p) for p in pids), "the agent tree to die")
+        wait_for(lambda: not any(alive(p) for p in pids), "the agent tree to die")
         # uvicorn re-raises the signal once it has stopped: 128 + SIGTERM, or 0.
         assert proc.wait(timeout=DEADLINE_S) in {0, 128 + signal.SIGTERM}
     [result] = results

@@ -8,11 +8,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from waiting import alive, wait_for
 
 
 def cli(project: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -85,23 +85,6 @@ time.sleep(120)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:  # noqa: PTH123
-            return f.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_to_the_cli_kills_the_agent_tree_and_records_the_run(project, write_agent, signum):
     write_agent("family", FAMILY)
@@ -114,7 +97,7 @@ def test_signal_to_the_cli_kills_the_agent_tree_and_records_the_run(project, wri
     )
     try:
         pids_file = project / "pids.txt"
-        _wait_for(lambda: pids_file.exists() and len(pids_file.read_text().split()) == 2)
+        wait_for(lambda: pids_file.exists() and len(pids_file.read_text().split()) == 2, "pid file")
         agent_pid, grandchild_pid = map(int, pids_file.read_text().split())
         proc.send_signal(signum)
         proc.wait(timeout=30)
@@ -126,7 +109,7 @@ def test_signal_to_the_cli_kills_the_agent_tree_and_records_the_run(project, wri
             if stream is not None:
                 stream.close()
     assert proc.returncode == (130 if signum == signal.SIGINT else 128 + signum)
-    _wait_for(lambda: not _alive(agent_pid) and not _alive(grandchild_pid), 10.0)
+    wait_for(lambda: not alive(agent_pid) and not alive(grandchild_pid), "agent tree gone", 10.0)
     with sqlite3.connect(project / ".claude-pm" / "state.db") as conn:
         status, error = conn.execute("SELECT status, error FROM runs").fetchone()
     assert status == "cancelled"
