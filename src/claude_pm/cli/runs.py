@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,18 +81,22 @@ def list_command(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(runs)} run(s)", title_justify="left")
-    for column in ("run", "agent", "status", "started (UTC)", "time", "peak MB", "exit"):
-        table.add_column(column, no_wrap=column == "run")
+    # The run id starts with its UTC start time, so no separate column for it.
+    table = Table(title=f"{len(runs)} run(s)", title_justify="left", box=None)
+    for column in ("run", "agent", "status", "time", "peak MB"):
+        table.add_column(column, no_wrap=True)
     for run in runs:
+        status = run.status
+        if run.exit_code not in (None, 0):
+            status += f" ({run.exit_code})"
+        elif run.signal is not None:
+            status += f" (signal {run.signal})"
         table.add_row(
             run.run_id,
             run.agent_type,
-            run.status,
-            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run.started_at)),
+            status,
             f"{run.wall_time_s:.2f}s" if run.wall_time_s is not None else "",
             f"{run.peak_rss_bytes / (1024 * 1024):.1f}" if run.peak_rss_bytes else "",
-            "" if run.exit_code is None else str(run.exit_code),
         )
     Console().print(table)
     return 0
