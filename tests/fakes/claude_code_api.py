@@ -34,12 +34,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fakes.loopback import LoopbackServer
 from fakes.messages_api import Scripted, api_error, message, text
 
 #: The name Claude Code gives its tool-search tool (what loads deferred MCP tools).
@@ -107,7 +108,7 @@ def sse_events(body: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "message_stop", {"type": "message_stop"}
 
 
-class FakeClaudeCodeAPI:
+class FakeClaudeCodeAPI(LoopbackServer):
     """Serve a scripted conversation to Claude Code on a free loopback port.
 
     Use as a context manager; point ``ANTHROPIC_BASE_URL`` at :attr:`url`.
@@ -121,22 +122,7 @@ class FakeClaudeCodeAPI:
         self.side_requests: list[dict[str, Any]] = []
         self.other_paths: list[str] = []
         self.unexpected = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self) -> FakeClaudeCodeAPI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__()
 
     def main_request(self, turn: int) -> dict[str, Any]:
         """The last main-conversation request that was answered with ``turns[turn]``."""

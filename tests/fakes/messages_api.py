@@ -15,8 +15,10 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from fakes.loopback import LoopbackServer
 
 _ids = itertools.count(1)
 
@@ -95,7 +97,7 @@ def overloaded(retry_after_ms: int = 5) -> Scripted:
 Responder = Callable[[dict[str, Any]], Scripted]
 
 
-class FakeMessagesAPI:
+class FakeMessagesAPI(LoopbackServer):
     """Serve scripted answers to ``POST /v1/messages`` on a free loopback port.
 
     Each script entry is a :class:`Scripted` answer or a function of the
@@ -108,14 +110,7 @@ class FakeMessagesAPI:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.unexpected = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__()
 
     def add(self, *answers: Scripted | Responder) -> None:
         """Append answers to the script."""
@@ -126,15 +121,6 @@ class FakeMessagesAPI:
     def remaining(self) -> int:
         with self._lock:
             return len(self._script)
-
-    def __enter__(self) -> FakeMessagesAPI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def _next(self, body: dict[str, Any], headers: dict[str, str]) -> Scripted:
         with self._lock:
