@@ -14,7 +14,8 @@ import signal
 import subprocess
 import time
 
-_SETTLE_S = 5.0
+#: How long a SIGKILLed process may take to be gone before we stop waiting on it.
+SETTLE_S = 5.0
 
 
 class MainChild:
@@ -46,7 +47,7 @@ class MainChild:
         if self.reaped:
             return True
         if block:
-            deadline = time.monotonic() + _SETTLE_S
+            deadline = time.monotonic() + SETTLE_S
             while time.monotonic() < deadline and not self.reap(block=False):
                 self.wait_exit(0.05)
             if self.reaped:

@@ -16,10 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from claude_pm.process.cgroups import RunGroups
-from claude_pm.process.child import MainChild
+from claude_pm.process.child import SETTLE_S, MainChild
 from claude_pm.process.tree import TreeTracker, reap_our_zombies, signal_members
-
-_SETTLE_S = 5.0
 
 Emit = Callable[..., None]
 
@@ -67,7 +65,7 @@ class TreeKiller:
             if frozen and groups is not None:
                 groups.thaw()
 
-    def kill_until_empty(self, timeout_s: float = _SETTLE_S) -> dict[int, int]:
+    def kill_until_empty(self, timeout_s: float = SETTLE_S) -> dict[int, int]:
         """KILL repeatedly until no member but the (unreaped) child is left; returns the rest."""
         deadline = time.monotonic() + timeout_s
         while True:
