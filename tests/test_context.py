@@ -56,13 +56,30 @@ def test_file_paths_must_stay_inside_the_root(tmp_path: Path):
 
 
 def test_project_root_must_be_an_existing_directory(tmp_path: Path):
+    boundary = [tmp_path.resolve()]
     with pytest.raises(ContextError, match="does not exist"):
-        resolve_project_root(tmp_path / "missing")
+        resolve_project_root(tmp_path / "missing", boundary)
     (tmp_path / "f").write_text("x")
     with pytest.raises(ContextError, match="not a directory"):
-        resolve_project_root(tmp_path / "f")
+        resolve_project_root(tmp_path / "f", boundary)
     with pytest.raises(ContextError):
-        resolve_project_root(None)
+        resolve_project_root(None, boundary)
+
+
+def test_project_root_stays_inside_the_configured_boundaries(tmp_path: Path):
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    other = tmp_path / "other"
+    other.mkdir()
+    (project / "out").symlink_to(other)
+    boundary = [project.resolve()]
+    assert resolve_project_root(project, boundary) == project.resolve()
+    assert resolve_project_root(project / "sub", boundary) == (project / "sub").resolve()
+    for outside in ("/", "/etc", other, project / "out", project / "sub" / ".." / ".."):
+        with pytest.raises(ContextError, match="outside the configured project") as info:
+            resolve_project_root(outside, boundary)
+        assert info.value.facts["field"] == "context.project_root"
+    assert resolve_project_root(other, [*boundary, other.resolve()]) == other.resolve()
 
 
 def test_handoff_round_trip_and_inline_threshold(tmp_path: Path):

@@ -23,6 +23,7 @@ ENV_TICKET_AUTO_CREATE = "CLAUDE_PM_TICKET_AUTO_CREATE"
 ENV_LOG_LEVEL = "CLAUDE_PM_LOG_LEVEL"
 ENV_STATE_DIR = "CLAUDE_PM_STATE_DIR"
 ENV_MEMORY_ENFORCEMENT = "CLAUDE_PM_MEMORY_ENFORCEMENT"
+ENV_ALLOWED_ROOTS = "CLAUDE_PM_ALLOWED_ROOTS"
 
 #: ``auto``: a memory cgroup where the machine offers one, else sampling;
 #: ``rlimit``: the same, but RLIMIT_AS instead of sampling alone when there is no
@@ -63,6 +64,9 @@ class Settings:
     default_timeout_s: float = 300.0
     default_memory_limit_mb: float = 1024.0
     memory_enforcement: str = "auto"
+    #: Directories besides the project that a tool call's ``context.project_root`` may
+    #: name (resolved). Set by the operator, never by the caller of a tool.
+    allowed_project_roots: tuple[Path, ...] = ()
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     framework_version: str = __version__
     extra_context: Mapping[str, Any] = field(default_factory=dict)
@@ -173,7 +177,10 @@ def load_settings(
             expected=" | ".join(MEMORY_ENFORCEMENT_MODES),
         )
 
+    allowed = _allowed_roots(ctx.get("allowed_project_roots"), env.get(ENV_ALLOWED_ROOTS))
+
     known = {
+        "allowed_project_roots",
         "memory_enforcement",
         "project_root",
         "ticket_auto_create",
@@ -193,7 +200,34 @@ def load_settings(
         default_timeout_s=timeout_s,
         default_memory_limit_mb=memory_mb,
         memory_enforcement=enforcement,
+        allowed_project_roots=allowed,
         session_id=str(ctx.get("session_id") or uuid.uuid4().hex),
         extra_context={k: v for k, v in ctx.items() if k not in known},
         environ=dict(env),
+    )
+
+
+def _allowed_roots(from_context: Any, from_env: str | None) -> tuple[Path, ...]:
+    """Extra project roots: the framework context's list wins over the environment's.
+
+    The environment variable holds paths separated by ``os.pathsep``.
+
+    Raises:
+        ContextError: a listed root does not exist or is not a directory.
+        InvalidInput: the framework context's value is not a list of paths.
+    """
+    if from_context is not None:
+        if isinstance(from_context, (str, os.PathLike)) or not isinstance(
+            from_context, (list, tuple)
+        ):
+            raise InvalidInput(
+                "allowed_project_roots must be a list of directories.",
+                field="allowed_project_roots",
+                expected="a list of paths",
+            )
+        values = [str(v) for v in from_context]
+    else:
+        values = [v for v in (from_env or "").split(os.pathsep) if v.strip()]
+    return tuple(
+        dict.fromkeys(existing_directory(v, field_name="allowed_project_roots") for v in values)
     )

@@ -11,7 +11,7 @@ import base64
 import fnmatch
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,18 +36,38 @@ def filter_context(context: Mapping[str, Any], visible_keys: Iterable[str]) -> d
     return {k: v for k, v in context.items() if k in allowed}
 
 
-def resolve_project_root(value: Any) -> Path:
-    """The project root as an absolute path.
+def resolve_project_root(value: Any, boundaries: Sequence[Path]) -> Path:
+    """The project root a call names, as an absolute path inside one of ``boundaries``.
+
+    ``boundaries`` are the configured project and the explicitly allowed roots
+    (already resolved), the configured project first. A call may name one of
+    them or a directory inside one, symlinks resolved first, so neither ``/``
+    nor a link out of the project passes. A relative path is taken inside the
+    configured project.
 
     Raises:
-        ContextError: it is not a path, does not exist or is not a directory.
+        ContextError: it is not a path, does not exist, is not a directory, or
+            lies outside every boundary.
     """
     if not isinstance(value, (str, os.PathLike)) or not str(value):
         raise ContextError(
             "context.project_root must be a path to an existing directory.",
             field="context.project_root",
         )
-    return existing_directory(value, field_name="context.project_root")
+    named = Path(value).expanduser()
+    if not named.is_absolute() and boundaries:
+        named = boundaries[0] / named
+    root = existing_directory(named, field_name="context.project_root")
+    if any(root.is_relative_to(boundary) for boundary in boundaries):
+        return root
+    configured = ", ".join(repr(str(b)) for b in boundaries)
+    raise ContextError(
+        f"context.project_root {str(value)!r} is outside the configured project ({configured}); "
+        "a call may name only the project or a directory inside it. The operator can allow "
+        "other roots with the allowed_project_roots setting (CLAUDE_PM_ALLOWED_ROOTS).",
+        field="context.project_root",
+        path=str(value),
+    )
 
 
 def check_file_paths(file_paths: Any, project_root: Path) -> list[str]:

@@ -162,6 +162,38 @@ def test_bad_context_is_a_clear_error_and_spawns_nothing(project, write_agent, c
     assert not (project / ".claude-pm" / "runs").exists()
 
 
+@pytest.mark.parametrize("root", ["/", "/etc", "escape"])
+def test_a_call_cannot_move_the_project_root(project, write_agent, tmp_path, root):
+    """The configured project is a boundary: ``/``, ``/etc`` or a link out are refused."""
+    (tmp_path / "elsewhere").mkdir()
+    (project / "escape").symlink_to(tmp_path / "elsewhere")
+    write_agent("echoer", PRINT_HANDOFF, context_keys=["file_paths"])
+    named = str(project / root) if root == "escape" else root
+    context = {"project_root": named, "file_paths": ["/etc/shadow"]}
+    result = run(handler_for(project), "echoer", context=context)
+    assert result["success"] is False
+    assert result["error_type"] == "ContextError"
+    assert "outside the configured project" in result["error"]
+    assert result["error_details"]["field"] == "context.project_root"
+    assert not (project / ".claude-pm" / "runs").exists()
+
+
+def test_a_directory_inside_the_project_or_an_allowed_root_may_be_named(
+    project, write_agent, tmp_path
+):
+    (project / "pkg").mkdir()
+    allowed = tmp_path / "shared-root"
+    allowed.mkdir()
+    write_agent("echoer", PRINT_HANDOFF)
+    data = payload(run(handler_for(project), "echoer", context={"project_root": "pkg"}))
+    assert data["cwd"] == str((project / "pkg").resolve())
+    refused = run(handler_for(project), "echoer", context={"project_root": str(allowed)})
+    assert "outside the configured project" in refused["error"]
+    handler = handler_for(project, CLAUDE_PM_ALLOWED_ROOTS=str(allowed))
+    data = payload(run(handler, "echoer", context={"project_root": str(allowed)}))
+    assert data["cwd"] == str(allowed.resolve())
+
+
 def test_project_root_that_is_a_file_is_rejected(project, write_agent):
     write_agent("echoer", "print('ran')")
     (project / "file.txt").write_text("x")

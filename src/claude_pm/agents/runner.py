@@ -181,7 +181,10 @@ class AgentRunner:
                 backend=definition.backend,
             )
         context = dict(request.context)
-        root = resolve_project_root(context.get("project_root", self.settings.project_root))
+        boundaries = (self.settings.project_root, *self.settings.allowed_project_roots)
+        root = resolve_project_root(
+            context.get("project_root", self.settings.project_root), boundaries
+        )
         context["project_root"] = str(root)
         if "file_paths" in context:
             context["file_paths"] = check_file_paths(context["file_paths"], root)
