@@ -58,7 +58,56 @@ def test_unreachable_api_is_a_ticket_error(store: TicketStore) -> None:
         push_tickets(store, sink, store.list())
 
 
-@pytest.mark.parametrize(("repo", "token"), [("no-slash", "t"), ("a/b/c", "t"), ("a/b", "")])
+@pytest.mark.parametrize(
+    ("repo", "token"), [("no-slash", "t"), ("a/b/c", "t"), ("a/b\n", "t"), ("a/b", "")]
+)
 def test_bad_configuration(repo: str, token: str) -> None:
     with pytest.raises(InvalidInput):
         GitHubSink(repo, token)
+
+
+def test_a_redirect_is_not_followed_with_the_token(store: TicketStore) -> None:
+    """A 302 to another host must not carry Authorization there (urllib would re-send it)."""
+    with FakeGitHub() as elsewhere, FakeGitHub(redirect_to=f"{elsewhere.url}/steal") as github:
+        sink = GitHubSink("acme/widgets", "test-token", api_url=github.url)
+        with pytest.raises(TicketError, match="does not follow redirects") as info:
+            push_tickets(store, sink, store.list())
+        assert elsewhere.requests == []
+    assert "test-token" not in str(info.value)
+    assert info.value.__cause__ is None
+    assert store.get("PM-1").external_url is None
+
+
+def test_errors_never_quote_the_token(store: TicketStore) -> None:
+    """A server that echoes the request's headers in its body and reason phrase."""
+    with FakeGitHub(token="other", echo_headers=True) as github:
+        sink = GitHubSink("acme/widgets", "s3cret-token-value", api_url=github.url)
+        with pytest.raises(TicketError, match="HTTP 401") as info:
+            push_tickets(store, sink, store.list())
+        assert github.requests[0]["headers"]["authorization"] == "Bearer s3cret-token-value"
+    message = str(info.value)
+    assert "s3cret-token-value" not in message
+    assert "Bad credentials" in message
+    assert "[redacted]" in message
+    assert info.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("api_url", "ok"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080/api", True),
+        ("http://[::1]:8080", True),
+        ("https://github.example/api/v3", True),
+        ("http://github.example", False),
+        ("http://10.0.0.5", False),
+        ("ftp://127.0.0.1", False),
+        ("not a url", False),
+    ],
+)
+def test_plain_http_only_on_loopback(api_url: str, ok: bool) -> None:
+    if ok:
+        assert GitHubSink("a/b", "t", api_url=api_url).api_url == api_url.rstrip("/")
+    else:
+        with pytest.raises(InvalidInput, match="https"):
+            GitHubSink("a/b", "t", api_url=api_url)
