@@ -93,6 +93,13 @@ def test_get_accepts_any_spelling_of_a_type(spelling):
     assert d.agent_type == spelling.lower().replace("-", "_")
 
 
+@pytest.mark.parametrize("spelling", ["qa\n", " qa", "qa ", "qa\t"])
+def test_surrounding_whitespace_is_part_of_the_name(spelling):
+    """``"qa\\n"`` must not run ``qa``: lookups compare the whole name."""
+    with pytest.raises(AgentNotFound):
+        AgentRegistry(None, None).get(spelling)
+
+
 def test_unknown_agent_lists_the_valid_ones():
     with pytest.raises(AgentNotFound) as info:
         AgentRegistry(None, None).get("wizard")

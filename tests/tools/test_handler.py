@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from claude_pm import CLAUDE_PM_TOOLS, ClaudeToolHandler
 from claude_pm.config import load_settings
@@ -45,6 +48,20 @@ BAD_CALLS: list[tuple[str, str, Any, str, str]] = [
         {"agent_type": "qa", "task_description": "x", "timout": 5},
         "(arguments)",
         "timout",
+    ),
+    (
+        "agent name with a trailing newline",
+        "execute_agent_subprocess",
+        {"agent_type": "echo\n", "task_description": "x"},
+        "agent_type",
+        "does not match",
+    ),
+    (
+        "workflow agent name with a trailing newline",
+        "coordinate_multi_agent_workflow",
+        {"workflow_description": "w", "agent_tasks": [{"agent_type": "qa\n", "task": "t"}]},
+        "agent_tasks[0].agent_type",
+        "does not match",
     ),
     (
         "bad priority",
@@ -118,3 +135,33 @@ def test_tool_definitions_are_valid_json_schema():
         Draft202012Validator.check_schema(tool["parameters"])
         assert tool["parameters"]["type"] == "object"
         assert len(tool["description"]) > 40
+
+
+def _schema_patterns(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return found + [p for value in node.values() for p in _schema_patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _schema_patterns(value)]
+    return []
+
+
+@given(text=st.text(alphabet="ab_-9\n\r Z", max_size=8))
+def test_patterns_have_ecma_end_of_input_semantics(text: str) -> None:
+    """``$`` matches only at the very end, never before a final newline (ECMA-262)."""
+    from claude_pm.tools.validation import ecma_pattern
+
+    patterns = _schema_patterns(CLAUDE_PM_TOOLS)
+    assert patterns, "the schemas publish at least the agent_type pattern"
+    for pattern in patterns:
+        assert pattern.endswith("$"), "each published pattern is anchored with ECMA's $"
+        body = pattern.removeprefix("^").removesuffix("$")
+        expected = re.fullmatch(body, text) is not None
+        assert (ecma_pattern(pattern).search(text) is not None) == expected
+
+
+def test_class_and_escaped_dollars_are_kept() -> None:
+    from claude_pm.tools.validation import ecma_pattern
+
+    assert ecma_pattern(r"^a[$]b\$$").pattern == r"^a[$]b\$\Z"
+    assert ecma_pattern(r"^[\]$]x$").pattern == r"^[\]$]x\Z"

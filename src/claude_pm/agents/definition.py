@@ -25,8 +25,11 @@ class Tier(StrEnum):
 
 
 def agent_type_of(name: str) -> str:
-    """The agent type for a name: ``data-engineer`` and ``data_engineer`` are one agent."""
-    return name.strip().lower().replace("-", "_")
+    """The agent type for a name: ``data-engineer`` and ``data_engineer`` are one agent.
+
+    Nothing is stripped: ``"echo\\n"`` is not ``echo``.
+    """
+    return name.lower().replace("-", "_")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,18 @@
-"""Validate tool arguments against the JSON Schemas in :mod:`claude_pm.tools.schemas`."""
+"""Validate tool arguments against the JSON Schemas in :mod:`claude_pm.tools.schemas`.
+
+JSON Schema patterns are ECMA-262 regular expressions, where ``$`` (without the
+multiline flag) matches only at the end of the input. Python's ``re``, which
+the ``jsonschema`` package uses as is, also matches ``$`` before a final
+newline, so ``"echo\n"`` would pass ``^[A-Za-z0-9][A-Za-z0-9_-]*$``. Patterns
+are therefore checked here with ECMA semantics (:func:`ecma_pattern`): the
+published schemas keep the standard pattern, and it means the same to us as to
+every conforming validator.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -11,13 +21,56 @@ from claude_pm.tools.schemas import TOOLS_BY_NAME
 
 
 @cache
-def _validator(tool_name: str) -> Any:
-    # jsonschema costs ~40 ms to import; only tool calls pay it.
-    from jsonschema import Draft202012Validator
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled so that Python's ``re`` reads it as ECMA-262 does.
 
+    Every ``$`` outside a character class and not escaped becomes ``\\Z`` (end
+    of input only). The patterns in our schemas use no other construct whose
+    meaning differs between the two engines.
+    """
+    out: list[str] = []
+    in_class = escaped = False
+    for char in pattern:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif in_class:
+            out.append(char)
+            in_class = char != "]"
+        elif char == "[":
+            out.append(char)
+            in_class = True
+        elif char == "$":
+            out.append(r"\Z")
+        else:
+            out.append(char)
+    return re.compile("".join(out))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema import ValidationError
+
+    if isinstance(instance, str) and not ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r:.80} does not match {pattern!r}")
+
+
+@cache
+def _validator_class() -> Any:
+    # jsonschema costs ~40 ms to import; only tool calls pay it.
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+@cache
+def _validator(tool_name: str) -> Any:
+    cls = _validator_class()
     schema = TOOLS_BY_NAME[tool_name]["parameters"]
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 def _field_path(path: Any) -> str:
