@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import claude_pm
 
 
@@ -42,3 +44,40 @@ def test_executor_imports_stay_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+ERRORS = [
+    claude_pm.InvalidInput("bad", field="timeout", expected="a number", problems=["x"]),
+    claude_pm.UnknownTool("nope", ["a", "b"]),
+    claude_pm.ContextError("outside", field="context.project_root", path="/etc"),
+    claude_pm.AgentNotFound("wizard", ["qa"]),
+    claude_pm.AgentDefinitionError("bad", path="a.md", line=3, field="name", expected="x"),
+    claude_pm.BackendUnavailable("no", agent_type="qa", backend="builtin"),
+    claude_pm.SpawnFailed("not found", program="prog", errno=2),
+    claude_pm.StoreError("locked", path="/tmp/state.db"),
+    claude_pm.TicketError("no ticket", ticket_id="PM-3", status_code=404),
+    claude_pm.WorkflowInvalid("cycle", task_id="a"),
+    claude_pm.NotAvailable("later", feature="x"),
+]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
+def test_each_error_declares_its_facts_and_survives_pickling(error):
+    """Facts are attributes of the class (visible to mypy), and pickling keeps them all."""
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert copy.message == error.message == str(error)
+    assert copy.facts == error.facts
+    assert copy.to_dict() == error.to_dict()
+    assert vars(copy) == vars(error)
+
+
+def test_declared_facts_are_attributes():
+    assert claude_pm.AgentNotFound("x", ["qa"]).valid_agents == ["qa"]
+    assert claude_pm.ContextError("m", path="/p").path == "/p"
+    assert claude_pm.TicketError("m", ticket_id="PM-1").ticket_id == "PM-1"
+    assert claude_pm.SpawnFailed("m", program="p", errno=2).errno == 2
+    assert claude_pm.InvalidInput("m", field="f").field == "f"
+    assert not hasattr(claude_pm.TicketError("m", status_code=1), "status_code")

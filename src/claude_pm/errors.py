@@ -1,23 +1,27 @@
 """One error tree for claude-pm.
 
-Every error carries the facts a caller needs as attributes, says what to do in
-its message, and survives pickling (workflow executors move errors between
-processes)::
+Every error carries the facts a caller needs as declared, typed attributes,
+says what to do in its message, and survives pickling (workflow executors move
+errors between processes)::
 
     ClaudePMError
     ├── InvalidInput            a value from outside is wrong (field, expected)
-    │   ├── UnknownTool         tool name not one of the four (valid_tools)
+    │   ├── UnknownTool         tool name not one of the four (tool_name, valid_tools)
     │   └── ContextError        project_root / file_paths / context size (path)
     ├── AgentError
     │   ├── AgentNotFound       no agent of that type (agent_type, valid_agents)
-    │   ├── AgentDefinitionError an agent file fails validation (path, line, field)
-    │   └── BackendUnavailable  the agent's backend cannot run here (backend)
+    │   ├── AgentDefinitionError an agent file fails validation (path, line, field, expected)
+    │   └── BackendUnavailable  the agent's backend cannot run here (agent_type, backend)
     ├── ProcessError
-    │   └── SpawnFailed         the OS refused to start the process (argv, errno)
+    │   └── SpawnFailed         the OS refused to start the process (program, errno)
     ├── StoreError              the SQLite state could not be read or written (path)
     ├── TicketError             a ticket operation failed (ticket_id)
     ├── WorkflowInvalid         a workflow graph is not runnable (task_id)
     └── NotAvailable            a tool or feature that is not built yet (feature)
+
+Each class declares its own facts in ``__init__``; further keyword facts go to
+``facts`` only. ``to_dict`` gives all of them (for tool results'
+``error_details``); ``facts`` holds every fact by name.
 """
 
 from __future__ import annotations
@@ -27,17 +31,22 @@ from typing import Any
 
 
 class ClaudePMError(Exception):
-    """Base of every error claude-pm raises on purpose."""
+    """Base of every error claude-pm raises on purpose.
+
+    Args:
+        message: what went wrong and what to do about it.
+        facts: JSON-able facts for the caller (they appear in ``to_dict``).
+    """
 
     def __init__(self, message: str, **facts: Any) -> None:
         super().__init__(message)
         self.message = message
-        self.facts = dict(facts)
-        for key, value in facts.items():
-            setattr(self, key, value)
+        self.facts: dict[str, Any] = dict(facts)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.message, self.facts))
+        # Rebuild without calling the subclass's __init__ (its signature differs),
+        # then restore every attribute, the declared facts included.
+        return (_rebuild, (type(self), self.message), dict(self.__dict__))
 
     def to_dict(self) -> dict[str, Any]:
         """The error as the JSON-able dict tool results carry under ``error_details``."""
@@ -50,17 +59,26 @@ class ClaudePMError(Exception):
         return details
 
 
-def _rebuild(cls: type[ClaudePMError], message: str, facts: dict[str, Any]) -> ClaudePMError:
+def _rebuild(cls: type[ClaudePMError], message: str) -> ClaudePMError:
     error = cls.__new__(cls)
-    ClaudePMError.__init__(error, message, **facts)
+    Exception.__init__(error, message)
     return error
 
 
 class InvalidInput(ClaudePMError):
     """A value from outside (tool arguments, a flag, a file) is not acceptable."""
 
-    def __init__(self, message: str, *, field: str | None = None, **facts: Any) -> None:
-        super().__init__(message, field=field, **facts)
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        expected: str | None = None,
+        **facts: Any,
+    ) -> None:
+        super().__init__(message, field=field, expected=expected, **facts)
+        self.field = field
+        self.expected = expected
 
 
 class UnknownTool(InvalidInput):
@@ -69,15 +87,28 @@ class UnknownTool(InvalidInput):
     def __init__(self, tool_name: str, valid_tools: Sequence[str]) -> None:
         valid = ", ".join(valid_tools)
         super().__init__(
-            f"Unknown tool {tool_name!r}. Use one of: {valid}.",
+            f"Unknown tool {tool_name!r:.80}. Use one of: {valid}.",
             field="name",
-            tool_name=tool_name,
+            tool_name=tool_name[:80],
             valid_tools=list(valid_tools),
         )
+        self.tool_name = tool_name
+        self.valid_tools = list(valid_tools)
 
 
 class ContextError(InvalidInput):
     """The execution context is unusable (missing project root, path outside it...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        path: str | None = None,
+        **facts: Any,
+    ) -> None:
+        super().__init__(message, field=field, path=path, **facts)
+        self.path = path
 
 
 class AgentError(ClaudePMError):
@@ -90,11 +121,13 @@ class AgentNotFound(AgentError):
     def __init__(self, agent_type: str, valid_agents: Sequence[str]) -> None:
         valid = ", ".join(sorted(valid_agents)) or "(none)"
         super().__init__(
-            f"Unknown agent type {agent_type!r}. Valid agent types: {valid}. "
+            f"Unknown agent type {agent_type!r:.80}. Valid agent types: {valid}. "
             "Run discover_available_agents (or `claude-pm agents list`) to see them.",
-            agent_type=agent_type,
+            agent_type=agent_type[:80],
             valid_agents=sorted(valid_agents),
         )
+        self.agent_type = agent_type
+        self.valid_agents = sorted(valid_agents)
 
 
 class AgentDefinitionError(AgentError):
@@ -110,10 +143,19 @@ class AgentDefinitionError(AgentError):
         expected: str | None = None,
     ) -> None:
         super().__init__(message, path=path, line=line, field=field, expected=expected)
+        self.path = path
+        self.line = line
+        self.field = field
+        self.expected = expected
 
 
 class BackendUnavailable(AgentError):
     """The agent's backend cannot run on this installation or configuration."""
+
+    def __init__(self, message: str, *, agent_type: str, backend: str | None, **facts: Any) -> None:
+        super().__init__(message, agent_type=agent_type, backend=backend, **facts)
+        self.agent_type = agent_type
+        self.backend = backend
 
 
 class ProcessError(ClaudePMError):
@@ -121,23 +163,48 @@ class ProcessError(ClaudePMError):
 
 
 class SpawnFailed(ProcessError):
-    """The operating system refused to start the process."""
+    """The operating system refused to start the process (or its launcher failed).
+
+    The supervisor turns it into a ``spawn_error`` result; it never reaches a
+    tool caller as an exception.
+    """
+
+    def __init__(self, message: str, *, program: str | None = None, errno: int | None = None):
+        super().__init__(message, program=program, errno=errno)
+        self.program = program
+        self.errno = errno
 
 
 class StoreError(ClaudePMError):
     """The SQLite state could not be opened, migrated, read or written."""
 
+    def __init__(self, message: str, *, path: str | None = None, **facts: Any) -> None:
+        super().__init__(message, path=path, **facts)
+        self.path = path
+
 
 class TicketError(ClaudePMError):
-    """A ticket operation failed (unknown id, bad status...)."""
+    """A ticket operation failed (unknown id, bad status, a refused push...)."""
+
+    def __init__(self, message: str, *, ticket_id: str | None = None, **facts: Any) -> None:
+        super().__init__(message, ticket_id=ticket_id, **facts)
+        self.ticket_id = ticket_id
 
 
 class WorkflowInvalid(ClaudePMError):
     """A workflow is not runnable (unknown dependency, cycle...)."""
 
+    def __init__(self, message: str, *, task_id: str | None = None, **facts: Any) -> None:
+        super().__init__(message, task_id=task_id, **facts)
+        self.task_id = task_id
+
 
 class NotAvailable(ClaudePMError):
     """A tool or feature that this version does not provide yet."""
+
+    def __init__(self, message: str, *, feature: str) -> None:
+        super().__init__(message, feature=feature)
+        self.feature = feature
 
 
 __all__ = [

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from claude_pm.process.spawn import SpawnError, spawn
+from claude_pm.errors import SpawnFailed
+from claude_pm.process.spawn import spawn
 from claude_pm.process.types import ProcessSpec
 
 
@@ -24,7 +25,7 @@ def test_a_launcher_that_misses_its_deadline_is_killed(tmp_path: Path) -> None:
     with (
         (tmp_path / "out").open("wb") as out,
         (tmp_path / "err").open("wb") as err,
-        pytest.raises(SpawnError, match="did not start the program in time"),
+        pytest.raises(SpawnFailed, match="did not start the program in time"),
     ):
         # An RLIMIT_AS makes spawn go through the trampoline and wait for its report.
         spawn(

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from claude_pm.errors import SpawnFailed
 from claude_pm.process.types import ProcessSpec
 
 _TRAMPOLINE = """\
@@ -52,10 +53,6 @@ except OSError as e:
 """
 
 
-class SpawnError(Exception):
-    """The child could not be started; ``str()`` says what to fix."""
-
-
 @dataclass(frozen=True)
 class Started:
     """A started child and what the trampoline reported on the way."""
@@ -77,6 +74,10 @@ def describe_os_error(error: OSError, argv0: str) -> str:
     return f"cannot start {argv0!r}: {error.strerror or error}"
 
 
+def _os_failure(error: OSError, argv0: str) -> SpawnFailed:
+    return SpawnFailed(describe_os_error(error, argv0), program=argv0, errno=error.errno)
+
+
 def spawn(
     spec: ProcessSpec,
     env: dict[str, str],
@@ -87,12 +88,16 @@ def spawn(
     rlimit_as_bytes: int | None,
     start_deadline_s: float = 30.0,
 ) -> Started:
-    """Start ``spec.argv``; raises :class:`SpawnError` when it cannot run."""
+    """Start ``spec.argv``.
+
+    Raises:
+        SpawnFailed: it cannot run (the message says what to fix).
+    """
     argv = [str(a) for a in spec.argv]
     if not argv:
-        raise SpawnError("empty argv: give at least the program to run")
+        raise SpawnFailed("empty argv: give at least the program to run")
     if not spec.cwd.is_dir():
-        raise SpawnError(f"working directory does not exist: {spec.cwd}")
+        raise SpawnFailed(f"working directory does not exist: {spec.cwd}")
     stdin = subprocess.PIPE if spec.stdin_data is not None else subprocess.DEVNULL
     if not procs_files and rlimit_as_bytes is None:
         try:
@@ -106,7 +111,7 @@ def spawn(
                 start_new_session=True,
             )
         except OSError as e:
-            raise SpawnError(describe_os_error(e, argv[0])) from e
+            raise _os_failure(e, argv[0]) from e
         return Started(proc, ())
     read_fd, write_fd = os.pipe()
     try:
@@ -124,12 +129,16 @@ def spawn(
                 pass_fds=(write_fd,),
             )
         except OSError as e:
-            raise SpawnError(f"cannot start the launcher {sys.executable!r}: {e}") from e
+            raise SpawnFailed(
+                f"cannot start the launcher {sys.executable!r}: {e}",
+                program=sys.executable,
+                errno=e.errno,
+            ) from e
         os.close(write_fd)
         write_fd = -1
         try:
             report = _read_report(read_fd, time.monotonic() + start_deadline_s)
-        except SpawnError:
+        except SpawnFailed:
             # Nobody supervises it yet: it must not go on to exec the program.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -146,7 +155,7 @@ def spawn(
         if kind == "exec":
             proc.wait()
             error = OSError(int(code) if code.isdigit() else 0, message)
-            raise SpawnError(describe_os_error(error, argv[0]))
+            raise _os_failure(error, argv[0])
         notes.append(f"{kind}: {message}")
     return Started(proc, tuple(notes))
 
@@ -163,4 +172,4 @@ def _read_report(fd: int, deadline_s: float) -> bytes:
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
-    raise SpawnError("the launcher did not start the program in time")
+    raise SpawnFailed("the launcher did not start the program in time")

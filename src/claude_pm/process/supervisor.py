@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from claude_pm.errors import SpawnFailed
 from claude_pm.process import lifecycle
 from claude_pm.process.cgroups import CgroupSupport, RunGroups, cgroup_support
 from claude_pm.process.child import MainChild
@@ -34,7 +35,7 @@ from claude_pm.process.killing import TreeKiller
 from claude_pm.process.memory import MB, SampleLog, thresholds, tree_rss_bytes
 from claude_pm.process.output import open_logs
 from claude_pm.process.results import finished_result, spawn_error_result
-from claude_pm.process.spawn import SpawnError, spawn
+from claude_pm.process.spawn import spawn
 from claude_pm.process.tree import TOKEN_VARIABLE, TreeTracker
 from claude_pm.process.types import (
     Enforcement,
@@ -116,8 +117,8 @@ class _Run:
         try:
             try:
                 self._start(stdout, stderr)
-            except SpawnError as e:
-                return self._spawn_error(str(e))
+            except SpawnFailed as e:
+                return self._spawn_error(e.message)
             self._supervise()
             return self._result()
         except BaseException:
