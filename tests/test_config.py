@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from claude_pm.config import load_settings
+from claude_pm.config import FIELDS, FIELDS_BY_NAME, Field, Source, load_settings
 from claude_pm.errors import ContextError, InvalidInput
 
 
@@ -73,3 +74,143 @@ def test_the_framework_context_beats_the_environment(tmp_path: Path):
         False,
         "sampling",
     )
+
+
+def test_reference_framework_keys_are_not_handed_to_agents(tmp_path: Path):
+    """``framework_version`` and ``user_preferences`` configure claude-pm; they are no context."""
+    ctx = {
+        "project_root": str(tmp_path),
+        "framework_version": "4.5.1",
+        "user_preferences": {"timeout": 42},
+        "session_id": "s-1",
+        "team_note": "kept",
+    }
+    s = load_settings(ctx, environ={})
+    assert dict(s.extra_context) == {"team_note": "kept"}
+    assert s.default_timeout_s == 42.0
+    assert s.session_id == "s-1"
+
+
+@pytest.mark.parametrize("spec", FIELDS, ids=lambda f: f.name)
+def test_every_setting_follows_the_one_precedence(tmp_path: Path, spec: Field):
+    """For each field of the table: default < environment < framework context < flag."""
+    samples = _SAMPLES.get(spec.name)
+    if samples is None:
+        pytest.fail(f"add sample values for the new setting {spec.name!r} to _SAMPLES")
+    env_value, ctx_value, flag_value, parsed = samples(tmp_path)
+    base = {"project_root": str(tmp_path)} if spec.name != "project_root" else {}
+    s = load_settings(base, environ={})
+    assert s.sources[spec.name] is Source.DEFAULT
+    if spec.env is not None:
+        s = load_settings(base, environ={spec.env: env_value})
+        assert s.sources[spec.name] is Source.ENVIRONMENT
+        assert getattr(s, spec.name) == parsed(env_value)
+    if spec.context_keys:
+        key = spec.context_keys[-1]
+        s = load_settings({**base, key: ctx_value}, environ={spec.env or "X": env_value})
+        assert s.sources[spec.name] is Source.FRAMEWORK_CONTEXT
+        assert getattr(s, spec.name) == parsed(ctx_value)
+        s = load_settings(
+            {**base, key: ctx_value},
+            environ={spec.env or "X": env_value},
+            **{spec.name: flag_value},
+        )
+        assert s.sources[spec.name] is Source.FLAG
+        assert getattr(s, spec.name) == parsed(flag_value)
+
+
+def _dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    made = []
+    for name in ("e", "c", "f"):
+        (tmp_path / name).mkdir(exist_ok=True)
+        made.append(tmp_path / name)
+    return made[0], made[1], made[2]
+
+
+def _paths(tmp_path: Path) -> tuple[Any, Any, Any, Any]:
+    e, c, f = _dirs(tmp_path)
+    return str(e), str(c), str(f), lambda v: Path(v).resolve()
+
+
+def _plain_paths(tmp_path: Path) -> tuple[Any, Any, Any, Any]:
+    return "/from/env", "/from/ctx", "/from/flag", lambda v: Path(v)
+
+
+def _roots(tmp_path: Path) -> tuple[Any, Any, Any, Any]:
+    e, c, f = _dirs(tmp_path)
+    return (
+        str(e),
+        [str(c)],
+        [str(f)],
+        lambda v: tuple(Path(p).resolve() for p in ([v] if isinstance(v, str) else v)),
+    )
+
+
+def _values(env: Any, ctx: Any, flag: Any, parsed: Any = None) -> Any:
+    return lambda tmp_path: (env, ctx, flag, parsed or (lambda v: v))
+
+
+_SAMPLES: dict[str, Any] = {
+    "project_root": _paths,
+    "state_dir": _plain_paths,
+    "user_agents_dir": _plain_paths,
+    "ticket_auto_create": _values("false", True, False, lambda v: v in (True, "true")),
+    "log_level": _values("debug", "ERROR", "warning", str.upper),
+    "default_timeout_s": _values("10", 20, 30.5, float),
+    "default_memory_limit_mb": _values("100", 200, 300, float),
+    "memory_enforcement": _values("RLIMIT", "sampling", "auto", str.lower),
+    "allowed_project_roots": _roots,
+    "sandbox": _values("required", "off", "auto"),
+    "sandbox_network": _values("off", True, False, lambda v: v in (True, "on")),
+    "allow_bypass_permissions": _values("yes", False, True, lambda v: v in (True, "yes")),
+    "default_backend": _values("claude-code", "anthropic", "openai"),
+    "model": _values("m-env", "m-ctx", "m-flag"),
+    "claude_code_path": _values("/opt/claude", "/ctx/claude", "/flag/claude"),
+    "claude_code_idle_timeout_s": _values("60", 120, 5, float),
+    "openai_base_url": _values("http://e/v1", "http://c/v1", "http://f/v1"),
+    "openai_model": _values("e", "c", "f"),
+    "max_report_bytes": _values("1024", 2048, 4096, int),
+    "max_tickets_listed": _values("5", 10, 20, int),
+    "max_ticket_input_bytes": _values("2048", 4096, 8192, int),
+    "run_budget_usd": _values("1.5", 2, 0.25, float),
+    "workflow_budget_usd": _values("10", 20, 5, float),
+    "executor": _values("ray", "local", "ray"),
+    "ray_address": _values("auto", "10.0.0.1:6379", "local"),
+    "runs_retention_days": _values("7", 30, 1, float),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("default_timeout_s", "soon", "a number of at least 1"),
+        ("max_report_bytes", "12.5", "an integer"),
+        ("sandbox", "maybe", "off, auto, required"),
+        ("log_level", "loud", "DEBUG, INFO"),
+        ("run_budget_usd", "-1", "at least 0"),
+        ("allowed_project_roots", "/nonexistent/claude-pm-root", "does not exist"),
+    ],
+)
+def test_a_bad_value_names_the_setting_and_what_it_takes(
+    tmp_path: Path, name: str, value: str, fragment: str
+):
+    env = {FIELDS_BY_NAME[name].env or "": value}
+    with pytest.raises(InvalidInput, match=fragment) as info:
+        load_settings(environ=env, project_root=tmp_path)
+    assert info.value.field == name
+
+
+def test_an_unknown_flag_is_refused(tmp_path: Path):
+    with pytest.raises(InvalidInput, match="Unknown setting"):
+        load_settings(environ={}, project_root=tmp_path, colour="blue")
+
+
+def test_the_readme_documents_every_setting():
+    """The README's configuration table lists each field's environment variable and key."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for spec in FIELDS:
+        if spec.env is not None:
+            assert f"`{spec.env}`" in table, spec.name
+        for key in spec.context_keys:
+            assert f"`{key}`" in table, (spec.name, key)
