@@ -10,7 +10,14 @@ from pathlib import Path
 
 from process_snippets import RunSnippet, wait_until
 
-from claude_pm.process import ProcessEvent, ProcessStatus
+from claude_pm.process import (
+    ProcessEvent,
+    ProcessResult,
+    ProcessSpec,
+    ProcessStatus,
+    Supervisor,
+    run_process,
+)
 
 
 def test_completed_run_reports_output_and_measures(run_snippet: RunSnippet) -> None:
@@ -204,3 +211,44 @@ def test_argv_is_not_passed_through_a_shell(run_snippet: RunSnippet) -> None:
     )
 
     assert result.stdout_tail == "$HOME;\n"
+
+
+def _spec(tmp_path: Path, name: str, code: str) -> ProcessSpec:
+    return ProcessSpec(
+        argv=[sys.executable, "-c", code],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        run_dir=tmp_path / name,
+        timeout_s=60,
+        kill_grace_s=1.0,
+    )
+
+
+def test_shutdown_belongs_to_one_supervisor(tmp_path: Path) -> None:
+    """Shutting one supervisor down stops its trees and later runs, and no one else's."""
+    marker = tmp_path / "started"
+    sleeper = f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(60)"
+    first, second = Supervisor(), Supervisor()
+    results: dict[str, ProcessResult] = {}
+
+    def run(name: str, supervisor: Supervisor, code: str) -> None:
+        results[name] = supervisor.run(_spec(tmp_path, name, code))
+
+    threads = [
+        threading.Thread(target=run, args=("stopped", first, sleeper)),
+        threading.Thread(target=run, args=("other", second, f"{sleeper.replace('started', 'b')}")),
+    ]
+    for thread in threads:
+        thread.start()
+    assert wait_until(lambda: marker.exists() and (tmp_path / "b").exists())
+    assert first.shutdown() == 1
+    threads[0].join(timeout=30)
+    assert results["stopped"].status is ProcessStatus.CANCELLED
+    assert first.shut_down and not second.shut_down
+    assert first.run(_spec(tmp_path, "later", "pass")).status is ProcessStatus.CANCELLED
+    assert second.run(_spec(tmp_path, "beside", "pass")).status is ProcessStatus.COMPLETED
+    assert Supervisor().run(_spec(tmp_path, "fresh", "pass")).status is ProcessStatus.COMPLETED
+    assert run_process(_spec(tmp_path, "default", "pass")).status is ProcessStatus.COMPLETED
+    assert second.shutdown() == 1
+    threads[1].join(timeout=30)
+    assert results["other"].status is ProcessStatus.CANCELLED

@@ -5,9 +5,10 @@ This package knows nothing about agents. Give it a :class:`ProcessSpec`, get a
 """
 
 from claude_pm.process.lifecycle import install_signal_handlers, kill_live_trees, request_shutdown
-from claude_pm.process.supervisor import run_process
+from claude_pm.process.supervisor import Supervisor, default_supervisor, run_process
 from claude_pm.process.types import (
     Enforcement,
+    EventKind,
     MemoryLimits,
     MemorySample,
     ProcessEvent,
@@ -18,12 +19,15 @@ from claude_pm.process.types import (
 
 __all__ = [
     "Enforcement",
+    "EventKind",
     "MemoryLimits",
     "MemorySample",
     "ProcessEvent",
     "ProcessResult",
     "ProcessSpec",
     "ProcessStatus",
+    "Supervisor",
+    "default_supervisor",
     "install_signal_handlers",
     "kill_live_trees",
     "request_shutdown",

@@ -18,6 +18,7 @@ from typing import Any
 from claude_pm.process.cgroups import RunGroups
 from claude_pm.process.child import SETTLE_S, MainChild
 from claude_pm.process.tree import TreeTracker, reap_our_zombies, signal_members
+from claude_pm.process.types import EventKind
 
 Emit = Callable[..., None]
 
@@ -83,7 +84,7 @@ class TreeKiller:
         if left:
             how = "TERM, then KILL after the grace" if grace_s > 0 else "KILL"
             self.emit(
-                "tree_killed",
+                EventKind.TREE_KILLED,
                 f"{len(left)} processes of the tree outlived the child: {how}",
                 count=len(left),
                 pids=sorted(left),
@@ -110,7 +111,7 @@ class TreeKiller:
                 "cgroups, others that also cleared their environment may have escaped"
             )
         data: dict[str, Any] = {"alive": sorted(remaining), "left_session": outside}
-        self.emit("escaped_processes", message, level=logging.WARNING, **data)
+        self.emit(EventKind.ESCAPED_PROCESSES, message, level=logging.WARNING, **data)
 
     def emergency(self, grace_s: float) -> None:
         """From another thread (signal handler, exit): stop everything, remove the groups."""

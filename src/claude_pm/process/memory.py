@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from claude_pm.process.types import MemoryLimits, MemorySample
+from claude_pm.process.types import EventKind, MemoryLimits, MemorySample
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
@@ -46,16 +46,16 @@ def tree_rss_bytes(pids: Iterable[int]) -> tuple[int, int]:
 class Threshold:
     """One level to watch: the event kind and its byte count."""
 
-    kind: str
+    kind: EventKind
     limit_bytes: int
 
 
 def thresholds(limits: MemoryLimits) -> list[Threshold]:
     """The warning, critical and hard levels that are set, lowest first."""
     levels = [
-        ("memory_warning", limits.effective_warning_mb),
-        ("memory_critical", limits.effective_critical_mb),
-        ("memory_limit", limits.hard_limit_mb),
+        (EventKind.MEMORY_WARNING, limits.effective_warning_mb),
+        (EventKind.MEMORY_CRITICAL, limits.effective_critical_mb),
+        (EventKind.MEMORY_LIMIT, limits.hard_limit_mb),
     ]
     found = [Threshold(kind, int(mb * MB)) for kind, mb in levels if mb is not None]
     return sorted(found, key=lambda t: t.limit_bytes)

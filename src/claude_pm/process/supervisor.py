@@ -15,6 +15,9 @@ The life of a run:
    background grandchild never outlives the run (event ``tree_killed``).
 5. Reap, read peaks, remove the groups. Every exit path, exceptions and
    signals included, goes through 4 and 5 (``lifecycle.py``).
+
+A :class:`Supervisor` owns the shutdown state of the runs it starts; the
+module-level :func:`run_process` uses a default one.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from claude_pm.cancel import CancelToken
 from claude_pm.errors import SpawnFailed
 from claude_pm.process import lifecycle
 from claude_pm.process.cgroups import CgroupSupport, RunGroups, cgroup_support
@@ -39,6 +43,7 @@ from claude_pm.process.spawn import spawn
 from claude_pm.process.tree import TOKEN_VARIABLE, TreeTracker
 from claude_pm.process.types import (
     Enforcement,
+    EventKind,
     MemorySample,
     ProcessEvent,
     ProcessResult,
@@ -51,32 +56,84 @@ log = logging.getLogger(__name__)
 _POLL_CAP_S = 0.1
 
 
+EventCallback = Callable[[ProcessEvent], None]
+
+
+class Supervisor:
+    """Runs process trees to their end; owns its shutdown state.
+
+    Safe to share between threads. :meth:`shutdown` stops this supervisor's
+    trees and makes it refuse new runs (they end ``CANCELLED``) without
+    touching other supervisors, so a long-lived server or a workflow engine
+    keeps its own. :func:`run_process` uses a process-wide default one.
+    """
+
+    def __init__(self) -> None:
+        self._latch = lifecycle.ShutdownLatch()
+
+    @property
+    def shut_down(self) -> bool:
+        return self._latch.is_set()
+
+    def run(
+        self,
+        spec: ProcessSpec,
+        *,
+        cancel: CancelToken | None = None,
+        on_event: EventCallback | None = None,
+    ) -> ProcessResult:
+        """Run ``spec`` to its end and say what became of it.
+
+        Never raises for a process-level failure (a program that cannot start is a
+        ``SPAWN_ERROR`` result). Safe to call from several threads at once. An
+        exception in the calling thread (KeyboardInterrupt, SystemExit) kills the
+        tree before it propagates.
+        """
+        return _Run(spec, cancel, on_event, self._latch).execute()
+
+    def shutdown(self, grace_s: float = lifecycle.SHUTDOWN_GRACE_S) -> int:
+        """Kill this supervisor's live trees (TERM, ``grace_s``, KILL) and refuse new runs.
+
+        Returns how many trees were alive.
+        """
+        return self._latch.shutdown(grace_s)
+
+
+_default: Supervisor | None = None
+_default_lock = threading.Lock()
+
+
+def default_supervisor() -> Supervisor:
+    """The process-wide supervisor behind :func:`run_process`."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Supervisor()
+        return _default
+
+
 def run_process(
     spec: ProcessSpec,
     *,
-    cancel: threading.Event | None = None,
-    on_event: Callable[[ProcessEvent], None] | None = None,
+    cancel: CancelToken | None = None,
+    on_event: EventCallback | None = None,
 ) -> ProcessResult:
-    """Run ``spec`` to its end and say what became of it.
-
-    Never raises for a process-level failure (a program that cannot start is a
-    ``SPAWN_ERROR`` result). Safe to call from several threads at once. An
-    exception in the calling thread (KeyboardInterrupt, SystemExit) kills the
-    tree before it propagates.
-    """
-    return _Run(spec, cancel, on_event).execute()
+    """``default_supervisor().run(spec, ...)``: see :meth:`Supervisor.run`."""
+    return default_supervisor().run(spec, cancel=cancel, on_event=on_event)
 
 
 class _Run:
     def __init__(
         self,
         spec: ProcessSpec,
-        cancel: threading.Event | None,
-        on_event: Callable[[ProcessEvent], None] | None,
+        cancel: CancelToken | None,
+        on_event: EventCallback | None,
+        latch: lifecycle.ShutdownLatch,
     ) -> None:
         self.spec = spec
         self.cancel = cancel
         self.on_event = on_event
+        self.latch = latch
         self.t0 = time.monotonic()
         self.events: list[ProcessEvent] = []
         self.samples = SampleLog()
@@ -95,9 +152,11 @@ class _Run:
 
     # -- events ---------------------------------------------------------------
 
-    def emit(self, kind: str, message: str, *, level: int = logging.INFO, **data: Any) -> None:
+    def emit(
+        self, kind: EventKind, message: str, *, level: int = logging.INFO, **data: Any
+    ) -> None:
         event = ProcessEvent(kind, time.monotonic() - self.t0, message, data)
-        if kind != "sample":
+        if kind is not EventKind.SAMPLE:
             self.events.append(event)
             log.log(level, "pid %s: %s", self.child.pid if self.child else None, message)
         if self.on_event is not None:
@@ -113,7 +172,7 @@ class _Run:
             stdout, stderr = open_logs(self.spec.run_dir)
         except OSError as e:
             return self._spawn_error(f"cannot write logs in {self.spec.run_dir}: {e.strerror or e}")
-        lifecycle.register(self)
+        self.latch.register(self)
         try:
             try:
                 self._start(stdout, stderr)
@@ -125,7 +184,9 @@ class _Run:
             if self.killer is not None and not self.killer.child.reaped:
                 self.reason = self.reason or ProcessStatus.CANCELLED
                 self.emit(
-                    "cancelled", "orchestrator interrupted: killing the tree", level=logging.WARNING
+                    EventKind.CANCELLED,
+                    "orchestrator interrupted: killing the tree",
+                    level=logging.WARNING,
                 )
                 self.killer.kill_all()
             raise
@@ -176,7 +237,7 @@ class _Run:
             tracking_groups.controllers if tracking_groups else ["process_group", "proc_walk"]
         )
         self.emit(
-            "enforcement",
+            EventKind.ENFORCEMENT,
             f"memory enforcement: {self.enforcement}; tree tracking: {', '.join(tracking)}",
             enforcement=str(self.enforcement),
             tracking=tracking,
@@ -197,15 +258,15 @@ class _Run:
         next_sample = time.monotonic()
         while not child.reap(block=False):
             now = time.monotonic()
-            if (self.cancel is not None and self.cancel.is_set()) or (
-                lifecycle.shutdown_requested.is_set()
-            ):
-                self.emit("cancelled", "cancelled: stopping the tree", level=logging.WARNING)
+            if (self.cancel is not None and self.cancel.is_set()) or self.latch.is_set():
+                self.emit(
+                    EventKind.CANCELLED, "cancelled: stopping the tree", level=logging.WARNING
+                )
                 self._stop(ProcessStatus.CANCELLED, graceful=True)
                 break
             if deadline is not None and now >= deadline:
                 self.emit(
-                    "timeout",
+                    EventKind.TIMEOUT,
                     f"timed out after {spec.timeout_s} s",
                     level=logging.WARNING,
                     timeout_s=spec.timeout_s,
@@ -222,7 +283,7 @@ class _Run:
         child.reap(block=True)
         if self.reason is None and self.groups is not None and self.groups.oom_kills():
             self.emit(
-                "memory_limit",
+                EventKind.MEMORY_LIMIT,
                 "the kernel killed a process at the memory limit",
                 level=logging.WARNING,
                 source="kernel",
@@ -236,23 +297,23 @@ class _Run:
         members = self.tracker.members()
         rss, count = tree_rss_bytes(members)
         self.samples.add(MemorySample(time.monotonic() - self.t0, rss, count))
-        self.emit("sample", "memory sample", rss_bytes=rss, process_count=count)
+        self.emit(EventKind.SAMPLE, "memory sample", rss_bytes=rss, process_count=count)
         for level in self.levels:
             if rss < level.limit_bytes or level.kind in self.crossed:
                 continue
             self.crossed.add(level.kind)
             mb = rss / MB
-            if level.kind != "memory_limit":
+            if level.kind is not EventKind.MEMORY_LIMIT:
                 self.emit(
                     level.kind,
-                    f"{level.kind.replace('_', ' ')}: tree at {mb:.1f} MB",
+                    f"{level.kind.value.replace('_', ' ')}: tree at {mb:.1f} MB",
                     level=logging.WARNING,
                     rss_bytes=rss,
                     threshold_bytes=level.limit_bytes,
                 )
                 continue
             self.emit(
-                "memory_limit",
+                EventKind.MEMORY_LIMIT,
                 f"memory limit reached: tree at {mb:.1f} MB, killing it",
                 level=logging.WARNING,
                 source="sampling",
@@ -263,7 +324,7 @@ class _Run:
             return
         if self.groups is not None and self.groups.limit_set and self.groups.oom_kills():
             self.emit(
-                "memory_limit",
+                EventKind.MEMORY_LIMIT,
                 "the kernel killed a process at the memory limit: killing the tree",
                 level=logging.WARNING,
                 source="kernel",
@@ -278,7 +339,7 @@ class _Run:
         assert self.killer is not None
         self.reason = self.reason or reason
         grace_s = self.spec.kill_grace_s if graceful else 0.0
-        if lifecycle.shutdown_requested.is_set():
+        if self.latch.is_set():
             grace_s = min(grace_s, lifecycle.SHUTDOWN_GRACE_S)
         self.killer.stop(grace_s)
 
@@ -313,7 +374,7 @@ class _Run:
                 stuck = self.groups.remove()
                 if stuck:
                     log.warning("could not remove cgroups %s", stuck)
-            lifecycle.unregister(self)
+            self.latch.unregister(self)
 
     # -- results --------------------------------------------------------------
 

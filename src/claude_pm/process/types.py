@@ -20,6 +20,21 @@ class ProcessStatus(StrEnum):
     SPAWN_ERROR = "spawn_error"
 
 
+class EventKind(StrEnum):
+    """What a :class:`ProcessEvent` reports."""
+
+    ENFORCEMENT = "enforcement"
+    MEMORY_WARNING = "memory_warning"
+    MEMORY_CRITICAL = "memory_critical"
+    MEMORY_LIMIT = "memory_limit"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    TREE_KILLED = "tree_killed"
+    ESCAPED_PROCESSES = "escaped_processes"
+    #: A memory reading, for progress; never stored in results.
+    SAMPLE = "sample"
+
+
 class Enforcement(StrEnum):
     """Which mechanism held the memory limit for a run (strongest first)."""
 
@@ -87,19 +102,31 @@ class ProcessSpec:
 class ProcessEvent:
     """Something the supervisor noticed, as a structured record.
 
-    ``kind`` is one of: ``enforcement``, ``memory_warning``, ``memory_critical``,
-    ``memory_limit``, ``timeout``, ``cancelled``, ``tree_killed``,
-    ``escaped_processes``, ``sample`` (progress, not stored in results).
+    ``at_s`` counts from the start of the run. ``data`` holds the facts of
+    each kind (thresholds, pids...); the tree's memory at the event, when
+    measured, is :attr:`rss_bytes` and :attr:`process_count`.
     """
 
-    kind: str
+    kind: EventKind
     at_s: float
     message: str
     data: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def rss_bytes(self) -> int | None:
+        """Resident memory of the tree when the event was recorded, if measured."""
+        value = self.data.get("rss_bytes")
+        return int(value) if isinstance(value, int) else None
+
+    @property
+    def process_count(self) -> int | None:
+        """Processes of the tree that held memory when the event was recorded, if counted."""
+        value = self.data.get("process_count")
+        return int(value) if isinstance(value, int) else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "at_s": round(self.at_s, 4),
             "message": self.message,
             **self.data,
