@@ -243,7 +243,7 @@ def bench_store(processes: int = 4, unique: int = 5_000) -> bool:
         t_concurrent = time.perf_counter() - t0
         exit_codes = [w.exitcode for w in workers]
 
-        stored = TicketStore(Database(db_path)).list()
+        stored = TicketStore(Database(db_path)).find()
         seqs = sorted(t.seq for t in stored)
         ok = (
             exit_codes == [0] * processes

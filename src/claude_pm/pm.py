@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claude_pm.agents.runs import new_run_id
 from claude_pm.errors import InvalidInput
 from claude_pm.pm_prompt import build_system_prompt, team_from_registry
 from claude_pm.pm_result import PMResult, StopReason, TokenUsage
 from claude_pm.pm_transcript import EventKind, TranscriptEvent, TranscriptWriter
-from claude_pm.state import new_run_id
 from claude_pm.tools.export import (
     DEFAULT_MAX_PARALLEL_CALLS,
     ToolCall,

@@ -37,9 +37,9 @@ def store(tmp_path: Path) -> TicketStore:
 
 def test_markdown_one_file_per_ticket_with_front_matter(store: TicketStore, tmp_path: Path) -> None:
     out = tmp_path / "export"
-    written = export_markdown(store.list(), out)
+    written = export_markdown(store.find(), out)
     assert [p.name for p in written] == ["PM-1.md", "PM-2.md", "PM-3.md"]
-    for path, ticket in zip(written, store.list(), strict=True):
+    for path, ticket in zip(written, store.find(), strict=True):
         text = path.read_text(encoding="utf-8")
         _, front, body = text.split("---\n", 2)
         meta = yaml.safe_load(front)
@@ -67,17 +67,17 @@ def test_markdown_fence_is_longer_than_any_in_the_context(
 
 
 def test_markdown_export_is_stable(store: TicketStore, tmp_path: Path) -> None:
-    export_markdown(store.list(), tmp_path / "a")
-    export_markdown(store.list(), tmp_path / "b")
+    export_markdown(store.find(), tmp_path / "a")
+    export_markdown(store.find(), tmp_path / "b")
     for name in ("PM-1.md", "PM-2.md", "PM-3.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_json_and_csv(store: TicketStore) -> None:
-    data = json.loads(to_json(store.list()))
+    data = json.loads(to_json(store.find()))
     assert [d["id"] for d in data] == ["PM-1", "PM-2", "PM-3"]
     assert data[1]["status"] == "in_progress"
-    rows = list(csv.DictReader(io.StringIO(to_csv(store.list()))))
+    rows = list(csv.DictReader(io.StringIO(to_csv(store.find()))))
     assert [r["id"] for r in rows] == ["PM-1", "PM-2", "PM-3"]
     assert rows[0]["title"] == 'crash when title has "quotes": and colons'
     assert rows[0]["context"].split("\n")[1].startswith("BUG: crash")

@@ -25,7 +25,7 @@ def store(tmp_path: Path) -> TicketStore:
 def test_push_creates_one_issue_per_ticket_and_records_it(store: TicketStore) -> None:
     with FakeGitHub() as github:
         sink = GitHubSink("acme/widgets", "test-token", api_url=github.url)
-        results = push_tickets(store, sink, store.list())
+        results = push_tickets(store, sink, store.find())
         assert [r.id for r in results] == ["PM-1", "PM-2"]
         assert [issue["title"] for issue in github.issues] == ["token in logs", "docs"]
         first = github.requests[0]
@@ -36,7 +36,7 @@ def test_push_creates_one_issue_per_ticket_and_records_it(store: TicketStore) ->
         assert github.requests[1]["body"]["labels"] == ["task", "priority:medium"]
 
         assert store.get("PM-1").external_url == github.issues[0]["html_url"]
-        again = push_tickets(store, sink, store.list())
+        again = push_tickets(store, sink, store.find())
         assert all(r.already_pushed for r in again)
         assert len(github.issues) == 2
 
@@ -45,7 +45,7 @@ def test_refused_token_is_a_ticket_error(store: TicketStore) -> None:
     with FakeGitHub() as github:
         sink = GitHubSink("acme/widgets", "wrong", api_url=github.url)
         with pytest.raises(TicketError, match="HTTP 401") as info:
-            push_tickets(store, sink, store.list())
+            push_tickets(store, sink, store.find())
     assert info.value.facts["status_code"] == 401
     assert store.get("PM-1").external_url is None
 
@@ -55,7 +55,7 @@ def test_unreachable_api_is_a_ticket_error(store: TicketStore) -> None:
         url = github.url
     sink = GitHubSink("acme/widgets", "test-token", api_url=url, timeout_s=5)
     with pytest.raises(TicketError, match="Could not reach"):
-        push_tickets(store, sink, store.list())
+        push_tickets(store, sink, store.find())
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_a_redirect_is_not_followed_with_the_token(store: TicketStore) -> None:
     with FakeGitHub() as elsewhere, FakeGitHub(redirect_to=f"{elsewhere.url}/steal") as github:
         sink = GitHubSink("acme/widgets", "test-token", api_url=github.url)
         with pytest.raises(TicketError, match="does not follow redirects") as info:
-            push_tickets(store, sink, store.list())
+            push_tickets(store, sink, store.find())
         assert elsewhere.requests == []
     assert "test-token" not in str(info.value)
     assert info.value.__cause__ is None
@@ -83,7 +83,7 @@ def test_errors_never_quote_the_token(store: TicketStore) -> None:
     with FakeGitHub(token="other", echo_headers=True) as github:
         sink = GitHubSink("acme/widgets", "s3cret-token-value", api_url=github.url)
         with pytest.raises(TicketError, match="HTTP 401") as info:
-            push_tickets(store, sink, store.list())
+            push_tickets(store, sink, store.find())
         assert github.requests[0]["headers"]["authorization"] == "Bearer s3cret-token-value"
     message = str(info.value)
     assert "s3cret-token-value" not in message

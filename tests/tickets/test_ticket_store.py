@@ -93,11 +93,11 @@ def test_status_survives_a_new_report(store: TicketStore) -> None:
 def test_list_filters(store: TicketStore) -> None:
     store.save(extract_text("TODO: a\nBUG: b\nSECURITY: c\nTODO(high): d\n", "qa"))
     store.update("PM-2", status="in_progress")
-    assert [t.id for t in store.list()] == ["PM-1", "PM-2", "PM-3", "PM-4"]
-    assert [t.id for t in store.list(type="task")] == ["PM-1", "PM-4"]
-    assert [t.id for t in store.list(priority="high")] == ["PM-2", "PM-3", "PM-4"]
-    assert [t.id for t in store.list(status="open", priority="high")] == ["PM-3", "PM-4"]
-    assert [t.id for t in store.list(limit=2)] == ["PM-1", "PM-2"]
+    assert [t.id for t in store.find()] == ["PM-1", "PM-2", "PM-3", "PM-4"]
+    assert [t.id for t in store.find(ticket_type="task")] == ["PM-1", "PM-4"]
+    assert [t.id for t in store.find(priority="high")] == ["PM-2", "PM-3", "PM-4"]
+    assert [t.id for t in store.find(status="open", priority="high")] == ["PM-3", "PM-4"]
+    assert [t.id for t in store.find(limit=2)] == ["PM-1", "PM-2"]
 
 
 def test_update(store: TicketStore) -> None:
@@ -115,7 +115,7 @@ def test_update(store: TicketStore) -> None:
         (lambda s: s.update("PM-99", status="done"), "No ticket PM-99"),
         (lambda s: s.update("PM-1", status="closed"), "not a ticket status"),
         (lambda s: s.update("PM-1", priority="huge"), "not a ticket priority"),
-        (lambda s: s.list(type="chore"), "not a ticket type"),
+        (lambda s: s.find(ticket_type="chore"), "not a ticket type"),
     ],
     ids=["unknown id", "malformed id", "update unknown", "bad status", "bad priority", "bad type"],
 )
@@ -172,7 +172,7 @@ def test_concurrent_processes_lose_and_duplicate_nothing(tmp_path: Path) -> None
         outputs.append(json.loads(out))
 
     store = TicketStore(Database(db_path))
-    tickets = store.list()
+    tickets = store.find()
     assert len(tickets) == shared + workers * own
     by_title = {t.title: t for t in tickets}
     assert all(by_title[f"shared finding {i}"].times_seen == workers for i in range(shared))

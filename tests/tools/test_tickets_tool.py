@@ -72,7 +72,7 @@ def test_auto_create_stores_with_real_ids_and_reports_duplicates(
         ("PM-3", False, 1),
     ]
     store = TicketStore(Database(project / ".claude-pm" / "state.db"))
-    assert [t.id for t in store.list()] == ["PM-1", "PM-2", "PM-3"]
+    assert [t.id for t in store.find()] == ["PM-1", "PM-2", "PM-3"]
 
 
 def test_no_items_found(handler: ClaudeToolHandler) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_pm.agents.backends import unavailable_reason
 from claude_pm.agents.definition import AgentDefinition
+from claude_pm.agents.runs import RunRecord, RunStatus, RunStore, new_run_id
 from claude_pm.config import Settings
 from claude_pm.context import (
     build_environment,
@@ -35,7 +36,7 @@ from claude_pm.process import (
     ProcessStatus,
     run_process,
 )
-from claude_pm.state import Database, RunRecord, new_run_id
+from claude_pm.state import Database
 
 if TYPE_CHECKING:
     from claude_pm.agents.registry import AgentRegistry
@@ -123,7 +124,7 @@ def _end_record(
             run_id=run_id,
             agent_type=definition.agent_type,
             task=request.task_description,
-            status=ProcessStatus.CANCELLED.value,
+            status=RunStatus.CANCELLED,
             started_at=started,
             error=error,
         )
@@ -131,7 +132,7 @@ def _end_record(
         run_id=run_id,
         agent_type=definition.agent_type,
         task=request.task_description,
-        status=process.status.value,
+        status=RunStatus.ended_as(process.status),
         started_at=started,
         finished_at=time.time(),
         wall_time_s=process.wall_time_s,
@@ -153,6 +154,7 @@ class AgentRunner:
         self.settings = settings
         self.registry = registry
         self.database = database
+        self.runs = RunStore(database)
 
     def prepare(self, request: AgentRequest) -> tuple[AgentDefinition, Path, dict[str, Any]]:
         """Resolve the agent and check the context, before anything is spawned.
@@ -292,13 +294,13 @@ class AgentRunner:
             memory=memory,
         )
         started = time.time()
-        self.database.record_run_start(
+        self.runs.record_start(
             RunRecord(
                 run_id=run_id,
                 session_id=self.settings.session_id,
                 agent_type=definition.agent_type,
                 task=request.task_description,
-                status="running",
+                status=RunStatus.RUNNING,
                 started_at=started,
                 run_dir=str(run_dir),
             )
@@ -309,7 +311,7 @@ class AgentRunner:
             process = run_process(spec, cancel=cancel, on_event=on_event)
         finally:
             if process is None:
-                self.database.record_run_end(
+                self.runs.record_end(
                     _end_record(run_id, definition, request, started, None, _STOPPED)
                 )
         result = AgentResult(
@@ -324,9 +326,7 @@ class AgentRunner:
         result = self._tickets(result, auto_create_tickets)
         error = None if result.success else result.summary()
         try:
-            self.database.record_run_end(
-                _end_record(run_id, definition, request, started, process, error)
-            )
+            self.runs.record_end(_end_record(run_id, definition, request, started, process, error))
         except StoreError as e:
             # The agent's work is done and its tickets saved: report, don't discard it.
             log.warning("run %s: outcome not recorded: %s", run_id, e)

@@ -7,21 +7,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claude_pm.agents.runs import RunStatus
 from claude_pm.cli.output import error, print_json
 
 if TYPE_CHECKING:
-    from claude_pm.state import Database, RunRecord
-
-STATUSES = (
-    "running",
-    "completed",
-    "failed",
-    "timeout",
-    "memory_exceeded",
-    "cancelled",
-    "spawn_error",
-    "abandoned",
-)
+    from claude_pm.agents.runs import RunRecord, RunStore
 
 
 def register(subparsers: Any) -> None:
@@ -33,7 +23,9 @@ def register(subparsers: Any) -> None:
         "rebooted) is marked 'abandoned' when you list.",
     )
     parser.add_argument("--agent", default=None, help="only runs of this agent type")
-    parser.add_argument("--status", choices=STATUSES, default=None, help="only runs with it")
+    parser.add_argument(
+        "--status", choices=[s.value for s in RunStatus], default=None, help="only runs with it"
+    )
     parser.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=list_command)
@@ -44,7 +36,8 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=show_command)
 
 
-def _database(args: argparse.Namespace) -> Database | None:
+def _store(args: argparse.Namespace) -> RunStore | None:
+    from claude_pm.agents.runs import RunStore
     from claude_pm.config import load_settings
     from claude_pm.errors import ClaudePMError
     from claude_pm.state import Database
@@ -54,7 +47,7 @@ def _database(args: argparse.Namespace) -> Database | None:
         if not settings.db_path.exists():
             error(f"no runs recorded yet in {settings.db_path}")
             return None
-        return Database(settings.db_path)
+        return RunStore(Database(settings.db_path))
     except ClaudePMError as e:
         error(e.message)
         return None
@@ -62,19 +55,20 @@ def _database(args: argparse.Namespace) -> Database | None:
 
 def _as_dict(run: RunRecord) -> dict[str, Any]:
     data = asdict(run)
-    data["peak_rss_mb"] = (
-        round(run.peak_rss_bytes / (1024 * 1024), 2) if run.peak_rss_bytes is not None else None
-    )
+    data["status"] = run.status.value
+    data["usage"] = dict(run.usage)
+    data["peak_rss_mb"] = round(run.peak_rss_mb, 2) if run.peak_rss_mb is not None else None
     return data
 
 
 def list_command(args: argparse.Namespace) -> int:
-    db = _database(args)
-    if db is None:
+    store = _store(args)
+    if store is None:
         return 2
-    db.mark_abandoned_runs()
+    store.mark_abandoned()
     agent = args.agent.replace("-", "_").lower() if args.agent else None
-    runs = db.list_runs(args.limit, agent_type=agent, status=args.status)
+    status = RunStatus(args.status) if args.status else None
+    runs = store.find(args.limit, agent_type=agent, status=status)
     if args.json:
         print_json([_as_dict(r) for r in runs])
         return 0
@@ -86,15 +80,15 @@ def list_command(args: argparse.Namespace) -> int:
     for column in ("run", "agent", "status", "time", "peak MB"):
         table.add_column(column, no_wrap=True)
     for run in runs:
-        status = run.status
+        shown = run.status.value
         if run.exit_code not in (None, 0):
-            status += f" ({run.exit_code})"
+            shown += f" ({run.exit_code})"
         elif run.signal is not None:
-            status += f" (signal {run.signal})"
+            shown += f" (signal {run.signal})"
         table.add_row(
             run.run_id,
             run.agent_type,
-            status,
+            shown,
             f"{run.wall_time_s:.2f}s" if run.wall_time_s is not None else "",
             f"{run.peak_rss_bytes / (1024 * 1024):.1f}" if run.peak_rss_bytes else "",
         )
@@ -103,13 +97,13 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    db = _database(args)
-    if db is None:
+    store = _store(args)
+    if store is None:
         return 2
-    db.mark_abandoned_runs()
-    run = db.get_run(args.run_id)
+    store.mark_abandoned()
+    run = store.get(args.run_id)
     if run is None:
-        recent = ", ".join(r.run_id for r in db.list_runs(5)) or "none"
+        recent = ", ".join(r.run_id for r in store.find(5)) or "none"
         error(f"no run {args.run_id!r}; recent runs: {recent} (see `claude-pm runs`)")
         return 1
     data = _as_dict(run)

@@ -184,8 +184,8 @@ def _print_ticket(ticket: StoredTicket) -> None:
 
 def list_command(args: argparse.Namespace) -> int:
     def body(args: argparse.Namespace) -> int:
-        tickets = _store(_settings(args)).list(
-            status=args.status, type=args.type, priority=args.priority, limit=args.limit
+        tickets = _store(_settings(args)).find(
+            status=args.status, ticket_type=args.type, priority=args.priority, limit=args.limit
         )
         if args.json:
             print_json([t.to_dict() for t in tickets])
@@ -282,7 +282,9 @@ def export_command(args: argparse.Namespace) -> int:
         from claude_pm.tickets import export
 
         settings = _settings(args)
-        tickets = _store(settings).list(status=args.status, type=args.type, priority=args.priority)
+        tickets = _store(settings).find(
+            status=args.status, ticket_type=args.type, priority=args.priority
+        )
         if args.format == "markdown":
             directory = args.output or settings.project_root / "tickets"
             written = export.export_markdown(tickets, directory)
@@ -306,7 +308,7 @@ def push_command(args: argparse.Namespace) -> int:
 
         settings = _settings(args)
         store = _store(settings)
-        tickets = store.list(status=args.status, type=args.type, priority=args.priority)
+        tickets = store.find(status=args.status, ticket_type=args.type, priority=args.priority)
         pending = [t for t in tickets if not t.external_url]
         if args.dry_run:
             if args.json:

@@ -10,7 +10,6 @@ nothing and file nothing twice. A report of a finding never changes its status.
 
 from __future__ import annotations
 
-import builtins
 import logging
 import sqlite3
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 from claude_pm.errors import TicketError
 from claude_pm.state import Database
+from claude_pm.tickets import schema as _schema  # noqa: F401 - registers the migrations
 from claude_pm.tickets.model import (
     Priority,
     SavedTicket,
@@ -104,7 +104,7 @@ class TicketStore:
 
     def save(
         self, tickets: Iterable[Ticket], *, source_run: str | None = None
-    ) -> builtins.list[SavedTicket]:
+    ) -> list[SavedTicket]:
         """Store each ticket, or count it again if its fingerprint is already known.
 
         Returns one :class:`SavedTicket` per input ticket, in order; ``duplicate``
@@ -114,8 +114,8 @@ class TicketStore:
         Raises:
             StoreError: the database cannot be written.
         """
-        saved: builtins.list[SavedTicket] = []
-        batch: builtins.list[Ticket] = []
+        saved: list[SavedTicket] = []
+        batch: list[Ticket] = []
         for ticket in tickets:
             batch.append(ticket)
             if len(batch) >= SAVE_BATCH:
@@ -125,11 +125,9 @@ class TicketStore:
             saved.extend(self._save_batch(batch, source_run))
         return saved
 
-    def _save_batch(
-        self, batch: builtins.list[Ticket], source_run: str | None
-    ) -> builtins.list[SavedTicket]:
+    def _save_batch(self, batch: list[Ticket], source_run: str | None) -> list[SavedTicket]:
         now = self.clock()
-        out: builtins.list[SavedTicket] = []
+        out: list[SavedTicket] = []
         with self.database.guard("save tickets"), self.database.transaction() as conn:
             for ticket in batch:
                 key = ticket.fingerprint
@@ -180,24 +178,24 @@ class TicketStore:
             )
         return _from_row(row)
 
-    def list(
+    def find(
         self,
         *,
         status: str | None = None,
-        type: str | None = None,
+        ticket_type: str | None = None,
         priority: str | None = None,
         limit: int | None = None,
-    ) -> builtins.list[StoredTicket]:
+    ) -> list[StoredTicket]:
         """Tickets in id order, filtered by status, type and priority when given.
 
         Raises:
             TicketError: a filter value is not a valid status, type or priority.
         """
-        clauses: builtins.list[str] = []
-        params: builtins.list[Any] = []
+        clauses: list[str] = []
+        params: list[Any] = []
         for column, enum, value in (
             ("status", TicketStatus, status),
-            ("type", TicketType, type),
+            ("type", TicketType, ticket_type),
             ("priority", Priority, priority),
         ):
             if value is not None:
