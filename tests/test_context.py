@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,7 @@ from claude_pm.context import (
     build_environment,
     check_file_paths,
     filter_context,
-    read_handoff,
     resolve_project_root,
-    write_handoff,
 )
 from claude_pm.errors import ContextError
 
@@ -80,40 +77,3 @@ def test_project_root_stays_inside_the_configured_boundaries(tmp_path: Path):
             resolve_project_root(outside, boundary)
         assert info.value.facts["field"] == "context.project_root"
     assert resolve_project_root(other, [*boundary, other.resolve()]) == other.resolve()
-
-
-def test_handoff_round_trip_and_inline_threshold(tmp_path: Path):
-    small = write_handoff(
-        tmp_path / "a",
-        run_id="r1",
-        agent={"n": 1},
-        task="é task",
-        context={"k": "v"},
-        project_root=tmp_path,
-    )
-    data = read_handoff(small.handoff_path)
-    assert data["task"] == "é task"
-    assert data["context"] == {"k": "v"}
-    assert small.task_path.read_text(encoding="utf-8") == "é task"
-    assert small.inline_context is not None
-    big = write_handoff(
-        tmp_path / "b",
-        run_id="r2",
-        agent={},
-        task="t",
-        context={"k": "v" * 200_000},
-        project_root=tmp_path,
-    )
-    assert big.inline_context is None
-    with pytest.raises(ContextError, match="JSON"):
-        write_handoff(
-            tmp_path / "c",
-            run_id="r3",
-            agent={},
-            task="t",
-            context={"k": object()},
-            project_root=tmp_path,
-        )
-    (tmp_path / "bad.json").write_text(json.dumps({"version": 99}))
-    with pytest.raises(ContextError, match="version"):
-        read_handoff(tmp_path / "bad.json")

@@ -1,18 +1,14 @@
-"""What an agent may see: its filtered context, a minimal environment, and the hand-off file.
+"""What an agent may see: its filtered context, its project root, a minimal environment.
 
-Context and task text travel in a file (``CLAUDE_PM_CONTEXT_FILE``) because the
-kernel refuses single argument or environment strings over 128 KiB;
-``CLAUDE_PM_CONTEXT`` (base64 JSON) is set too when it is small.
+The context and the task then travel to the agent in the hand-off file
+(:mod:`claude_pm.agents.handoff`).
 """
 
 from __future__ import annotations
 
-import base64
 import fnmatch
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +17,6 @@ from claude_pm.errors import ContextError
 
 #: Variables every agent receives from the orchestrator's environment, when set.
 ENV_ALLOWLIST: tuple[str, ...] = ("PATH", "HOME", "LANG", "LC_*", "TMPDIR", "TERM", "TZ")
-
-#: Largest base64 value put in ``CLAUDE_PM_CONTEXT``; bigger contexts are only in the file.
-INLINE_CONTEXT_MAX_BYTES = 64 * 1024
-
-HANDOFF_FILENAME = "handoff.json"
-TASK_FILENAME = "task.txt"
-HANDOFF_VERSION = 1
 
 
 def filter_context(context: Mapping[str, Any], visible_keys: Iterable[str]) -> dict[str, Any]:
@@ -127,66 +116,3 @@ def build_environment(
     }
     env.update(markers)
     return env
-
-
-@dataclass(frozen=True)
-class Handoff:
-    """Where the executor finds its instructions."""
-
-    handoff_path: Path
-    task_path: Path
-    inline_context: str | None
-
-
-def write_handoff(
-    run_dir: Path,
-    *,
-    run_id: str,
-    agent: Mapping[str, Any],
-    task: str,
-    context: Mapping[str, Any],
-    project_root: Path,
-) -> Handoff:
-    """Write ``handoff.json`` and ``task.txt`` into ``run_dir``.
-
-    Raises:
-        ContextError: the context cannot be serialised as JSON.
-    """
-    try:
-        context_json = json.dumps(context, ensure_ascii=False)
-    except (TypeError, ValueError) as e:
-        raise ContextError(f"context must be JSON-serialisable: {e}.", field="context") from e
-    run_dir.mkdir(parents=True, exist_ok=True)
-    task_path = run_dir / TASK_FILENAME
-    task_path.write_text(task, encoding="utf-8")
-    handoff_path = run_dir / HANDOFF_FILENAME
-    agent_json = json.dumps(agent, ensure_ascii=False)
-    task_json = json.dumps(task, ensure_ascii=False)
-    body = (
-        f'{{"version": {HANDOFF_VERSION}, "run_id": {json.dumps(run_id)}, '
-        f'"project_root": {json.dumps(str(project_root))}, "agent": {agent_json}, '
-        f'"task": {task_json}, "task_file": {json.dumps(str(task_path))}, '
-        f'"context": {context_json}}}'
-    )
-    handoff_path.write_text(body, encoding="utf-8")
-    encoded = base64.b64encode(context_json.encode("utf-8")).decode("ascii")
-    inline = encoded if len(encoded) <= INLINE_CONTEXT_MAX_BYTES else None
-    return Handoff(handoff_path=handoff_path, task_path=task_path, inline_context=inline)
-
-
-def read_handoff(path: Path) -> dict[str, Any]:
-    """Read a hand-off file written by :func:`write_handoff`.
-
-    Raises:
-        ContextError: the file is missing, unreadable, or of another version.
-    """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ContextError(f"Cannot read the hand-off file {str(path)!r}: {e}.") from e
-    if not isinstance(data, dict) or data.get("version") != HANDOFF_VERSION:
-        raise ContextError(
-            f"Hand-off file {str(path)!r} is not version {HANDOFF_VERSION}; "
-            "the executor and orchestrator are from different claude-pm versions."
-        )
-    return data

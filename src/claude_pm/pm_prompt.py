@@ -34,6 +34,7 @@ def team_from_registry(handler: Any) -> tuple[list[TeamMember], str | None]:
     to call ``discover_available_agents``.
     """
     try:
+        default_backend = handler.services.settings.default_backend
         definitions = handler.services.registry.agents(include_custom=True)
         team = [
             TeamMember(
@@ -41,7 +42,7 @@ def team_from_registry(handler: Any) -> tuple[list[TeamMember], str | None]:
                 description=" ".join(str(d.description or "").split()),
                 specializations=tuple(str(s) for s in (d.specializations or ())),
                 custom=bool(getattr(d, "custom", False)),
-                unavailable=unavailable_reason(d.backend),
+                unavailable=unavailable_reason(d.backend or default_backend),
             )
             for d in definitions
         ]

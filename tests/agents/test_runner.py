@@ -317,3 +317,154 @@ def test_a_run_whose_record_cannot_be_written_still_returns_its_result(project, 
     assert "record the end of a run" in result["record_error"]
     assert result["tickets_created"] == ["PM-1"]
     assert "TODO: keep this finding" in result["output"]
+
+
+#: An agent that reports about itself in the result file, as an LLM backend would.
+REPORTER = """
+import json, os
+print("final report")
+report = {
+    "version": 1, "backend": "command", "model": "scripted-model",
+    "usage": {"input_tokens": 12, "output_tokens": 7}, "cost_usd": 0.0042, "turns": 2,
+    "session_id": "sess-1", "stop_reason": "end_turn",
+    "rate_limits": [{"kind": "rate_limited", "at": 1.0, "retry_after_s": 3.0}],
+}
+with open(os.environ["CLAUDE_PM_RESULT_FILE"], "w") as f:
+    json.dump(report, f)
+"""
+
+
+def test_the_backends_result_file_reaches_the_result_and_the_record(project, write_agent):
+    from claude_pm.agents.runs import RunStore
+    from claude_pm.state import Database
+
+    write_agent("reporter", REPORTER)
+    result = run(handler_for(project), "reporter")
+    assert result["success"], result
+    assert (result["backend"], result["model"], result["turns"]) == ("command", "scripted-model", 2)
+    assert result["usage"] == {"input_tokens": 12, "output_tokens": 7}
+    assert (result["cost_usd"], result["session_id"], result["stop_reason"]) == (
+        0.0042,
+        "sess-1",
+        "end_turn",
+    )
+    record = RunStore(Database(project / ".claude-pm" / "state.db")).get(result["run_id"])
+    assert record is not None
+    assert (record.model, record.cost_usd, record.backend_session_id) == (
+        "scripted-model",
+        0.0042,
+        "sess-1",
+    )
+    assert dict(record.usage) == {"input_tokens": 12, "output_tokens": 7}
+
+
+def test_an_unreadable_result_file_is_reported_not_fatal(project, write_agent):
+    code = "import os\nopen(os.environ['CLAUDE_PM_RESULT_FILE'], 'w').write('{nope')\nprint('ok')"
+    write_agent("garbler", code)
+    result = run(handler_for(project), "garbler")
+    assert result["success"] is True
+    assert "not valid JSON" in result["report_error"]
+    assert result["model"] is None
+
+
+def test_the_report_returned_to_the_model_is_capped(project, write_agent):
+    write_agent("chatty", "print('x' * 5000)\nprint('TODO: the end of the report')")
+    env = {"PATH": "/usr/bin:/bin", "CLAUDE_PM_MAX_REPORT_BYTES": "1024"}
+    handler = ClaudeToolHandler(settings=load_settings(project_root=project, environ=env))
+    result = run(handler, "chatty")
+    assert len(result["output"].encode()) <= 1024
+    assert result["output"].endswith("TODO: the end of the report\n")
+    assert result["output_truncated"] is True
+    assert result["run_id"] in result["read_more"]
+    assert Path(result["log_paths"]["stdout"]).stat().st_size > 5000
+    assert result["tickets_created"] == ["PM-1"]
+
+
+def test_the_runner_uses_the_launcher_it_is_given(project, write_agent):
+    """An injected supervisor runs the agents; shutting it down touches no other runner."""
+    from claude_pm.agents.registry import AgentRegistry
+    from claude_pm.agents.runner import AgentRunner
+    from claude_pm.agents.values import AgentRequest
+    from claude_pm.process import Supervisor
+    from claude_pm.state import Database
+
+    write_agent("echoer", "print('ran')")
+    settings = load_settings(project_root=project, environ={"PATH": "/usr/bin:/bin"})
+    registry, database = AgentRegistry.from_settings(settings), Database(settings.db_path)
+    own = Supervisor()
+    mine = AgentRunner(settings, registry, database, launcher=own)
+    other = AgentRunner(settings, registry, database)
+    request = AgentRequest("echoer", "go")
+    assert mine.run(request).success
+    own.shutdown()
+    assert mine.run(request).status.value == "cancelled"
+    assert other.run(request).success
+
+
+def test_a_prepared_run_can_be_launched_in_another_process(project, write_agent, tmp_path):
+    """PreparedRun and ProcessResult pickle: prepare here, launch elsewhere, finish here."""
+    import pickle
+    import subprocess
+    import sys
+
+    from claude_pm.agents.registry import AgentRegistry
+    from claude_pm.agents.runner import AgentRunner
+    from claude_pm.agents.values import AgentRequest
+    from claude_pm.state import Database
+
+    write_agent("finder", "print('BUG: found far away')")
+    settings = load_settings(project_root=project, environ={"PATH": "/usr/bin:/bin"})
+    runner = AgentRunner(
+        settings, AgentRegistry.from_settings(settings), Database(settings.db_path)
+    )
+    prepared = runner.prepare(AgentRequest("finder", "look"))
+    started = runner.start(prepared)
+    worker = (
+        "import pickle, sys\n"
+        "from claude_pm.process import Supervisor\n"
+        "prepared = pickle.load(sys.stdin.buffer)\n"
+        "sys.stdout.buffer.write(pickle.dumps(Supervisor().run(prepared.spec)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", worker],
+        input=pickle.dumps(prepared),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    process = pickle.loads(out.stdout)
+    result = runner.finish(prepared, process, started)
+    assert result.success
+    assert [t.title for t in result.tickets_found] == ["found far away"]
+    assert [s.id for s in result.tickets_saved] == ["PM-1"]
+
+
+def test_an_unwritable_state_directory_is_a_clear_error_and_leaves_nothing(project, write_agent):
+    write_agent("echoer", "print('ran')")
+    blocker = project / "blocked"
+    blocker.write_text("a file where the state directory should be")
+    env = {"PATH": "/usr/bin:/bin", "CLAUDE_PM_STATE_DIR": str(blocker / "state")}
+    handler = ClaudeToolHandler(settings=load_settings(project_root=project, environ=env))
+    result = run(handler, "echoer")
+    assert result["success"] is False
+    assert result["error_type"] in ("ContextError", "StoreError")
+    assert str(blocker) in result["error"]
+    assert blocker.read_text() == "a file where the state directory should be"
+
+
+def test_progress_reaches_the_caller_without_process_internals(project, write_agent):
+    from claude_pm.agents.registry import AgentRegistry
+    from claude_pm.agents.runner import AgentRunner
+    from claude_pm.agents.values import AgentRequest, RunProgress
+    from claude_pm.state import Database
+
+    write_agent("napper", "import time\ntime.sleep(0.5)\nprint('done')")
+    settings = load_settings(project_root=project, environ={"PATH": "/usr/bin:/bin"})
+    runner = AgentRunner(
+        settings, AgentRegistry.from_settings(settings), Database(settings.db_path)
+    )
+    seen: list[RunProgress] = []
+    assert runner.run(AgentRequest("napper", "nap"), on_progress=seen.append).success
+    samples = [p for p in seen if p.kind == "sample"]
+    assert samples and all(p.rss_bytes and p.process_count for p in samples)
+    assert seen[0].kind == "enforcement"

@@ -55,7 +55,13 @@ def main() -> None:
     elif mode == "thread":
         worker = threading.Thread(target=run)
         worker.start()
-        worker.join()
+        try:
+            worker.join()
+        except (KeyboardInterrupt, SystemExit):
+            # An interrupted join() may let the interpreter exit before the worker has
+            # written its result: join again, as a program that waits for its workers does.
+            worker.join()
+            raise
     else:
         threading.Thread(target=run, daemon=True).start()
         deadline = time.monotonic() + 60

@@ -32,10 +32,11 @@ def test_without_auto_create_nothing_is_stored(handler: ClaudeToolHandler, proje
     result = call(handler, output_text=OUTPUT, source_agent="security")
     assert result["success"] is True
     assert result["tickets_found"] == 2
-    assert result["tickets_created"] == 0
+    assert result["tickets_created"] == []
+    assert result["tickets_created_count"] == 0
     assert result["auto_create_enabled"] is False
     assert result["created_tickets"] == []
-    assert result["duplicates"] == []
+    assert result["duplicate_tickets"] == []
     first, second = result["ticket_details"]
     assert (first["type"], first["priority"], first["title"]) == (
         "security",
@@ -53,7 +54,8 @@ def test_auto_create_stores_with_real_ids_and_reports_duplicates(
 ) -> None:
     first = call(handler, output_text=OUTPUT, source_agent="security", auto_create=True)
     assert first["auto_create_enabled"] is True
-    assert first["tickets_created"] == 2
+    assert first["tickets_created"] == ["PM-1", "PM-2"]
+    assert first["tickets_created_count"] == 2
     assert [t["id"] for t in first["created_tickets"]] == ["PM-1", "PM-2"]
     assert [t["duplicate"] for t in first["created_tickets"]] == [False, False]
 
@@ -64,9 +66,9 @@ def test_auto_create_stores_with_real_ids_and_reports_duplicates(
         auto_create=True,
     )
     assert again["tickets_found"] == 2
-    assert again["tickets_created"] == 1
-    assert again["tickets_updated"] == 1
-    assert again["duplicates"] == ["PM-1"]
+    assert again["tickets_created"] == ["PM-3"]
+    assert again["duplicate_tickets"] == ["PM-1"]
+    assert (again["tickets_created_count"], again["duplicate_tickets_count"]) == (1, 1)
     assert [(t["id"], t["duplicate"], t["times_seen"]) for t in again["created_tickets"]] == [
         ("PM-1", True, 2),
         ("PM-3", False, 1),
@@ -77,7 +79,7 @@ def test_auto_create_stores_with_real_ids_and_reports_duplicates(
 
 def test_no_items_found(handler: ClaudeToolHandler) -> None:
     result = call(handler, output_text="all good\n", source_agent="qa", auto_create=True)
-    assert (result["tickets_found"], result["tickets_created"]) == (0, 0)
+    assert (result["tickets_found"], result["tickets_created"]) == (0, [])
     assert result["ticket_details"] == [] and result["created_tickets"] == []
 
 
@@ -94,3 +96,31 @@ def test_bad_input_is_an_error_result(handler: ClaudeToolHandler, params: dict, 
     result = handler.handle_tool_call("create_tickets_from_output", params)
     assert result["success"] is False
     assert result["error_details"]["field"] == field
+
+
+def test_ticket_lists_are_capped_and_counted(project: Path) -> None:
+    """A result lists at most max_tickets_listed ids; the counts cover every ticket."""
+    settings = load_settings(project_root=project, environ={"CLAUDE_PM_MAX_TICKETS_LISTED": "3"})
+    handler = ClaudeToolHandler(settings=settings)
+    text = "".join(f"TODO: item {n}\n" for n in range(10))
+    first = call(handler, output_text=text, source_agent="qa", auto_create=True)
+    assert first["tickets_created"] == ["PM-1", "PM-2", "PM-3"]
+    assert first["tickets_created_count"] == 10
+    assert first["tickets_truncated"] is True
+    assert len(first["ticket_details"]) == 3 and first["details_truncated"] is True
+    again = call(handler, output_text=text + text, source_agent="qa", auto_create=True)
+    assert again["tickets_created"] == [] and again["duplicate_tickets"] == ["PM-1", "PM-2", "PM-3"]
+    assert again["duplicate_tickets_count"] == 10
+    assert again["tickets_found"] == 20
+
+
+def test_input_over_the_limit_is_refused_before_any_work(project: Path) -> None:
+    settings = load_settings(
+        project_root=project, environ={"CLAUDE_PM_MAX_TICKET_INPUT_BYTES": "2048"}
+    )
+    handler = ClaudeToolHandler(settings=settings)
+    result = call(handler, output_text="TODO: x\n" * 500, source_agent="qa", auto_create=True)
+    assert result["success"] is False
+    assert result["error_details"]["field"] == "output_text"
+    assert "at most 2048 bytes" in result["error"]
+    assert not (project / ".claude-pm" / "state.db").exists()

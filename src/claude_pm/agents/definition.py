@@ -12,6 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from claude_pm.agents.handoff import AgentSpec
+
 #: Context keys every agent sees, whatever its definition says.
 BASE_CONTEXT_KEYS: tuple[str, ...] = ("project_root", "user_requirements", "priority")
 
@@ -75,17 +77,16 @@ class AgentDefinition:
         """Keys of the caller's context this agent may see."""
         return tuple(dict.fromkeys((*self.context_keys, *BASE_CONTEXT_KEYS)))
 
-    def to_handoff(self) -> dict[str, Any]:
-        """The JSON-able part the executor needs to run the agent (no re-parsing in the child)."""
-        return {
-            "name": self.name,
-            "agent_type": self.agent_type,
-            "description": self.description,
-            "system_prompt": self.system_prompt,
-            "tools": list(self.tools) if self.tools is not None else None,
-            "model": self.model,
-            "backend": self.backend,
-            "backend_options": dict(self.backend_options),
-            "claude_code": dict(self.claude_code),
-            "source_path": str(self.source_path) if self.source_path else None,
-        }
+    def agent_spec(self) -> AgentSpec:
+        """The part the executor needs to run the agent (no re-parsing in the child)."""
+        return AgentSpec(
+            name=self.name,
+            agent_type=self.agent_type,
+            description=self.description,
+            system_prompt=self.system_prompt,
+            tools=self.tools,
+            model=self.model,
+            backend_options=dict(self.backend_options),
+            claude_code=dict(self.claude_code),
+            source_path=str(self.source_path) if self.source_path else None,
+        )

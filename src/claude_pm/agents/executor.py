@@ -1,9 +1,11 @@
 """The child side of an agent run: ``python -m claude_pm.agents.executor --agent-type T``.
 
-Reads the hand-off file (``--handoff PATH`` or ``CLAUDE_PM_CONTEXT_FILE``),
-checks it is for this agent, and runs the agent's backend. It imports only the
-standard library and the one backend it needs: every agent run pays for its
-start-up.
+Reads the hand-off (``--handoff PATH``, else the file named by
+``CLAUDE_PM_CONTEXT_FILE``) as a :class:`~claude_pm.agents.handoff.Handoff`,
+refusing a version it does not know, checks it is for this agent, and runs the
+hand-off's backend. It imports only the standard library and the one backend
+it needs: every agent run pays for its start-up. It never imports the tool
+layer, the state database, tickets, workflows or the registry.
 
 Exit codes: the backend's own, or 2 (usage), 78 (the hand-off or backend is
 unusable: the message on stderr says why).
@@ -11,13 +13,12 @@ unusable: the message on stderr says why).
 
 from __future__ import annotations
 
-import importlib
-import json
 import os
 import sys
 from collections.abc import Sequence
 
-from claude_pm.agents.backends import BACKENDS, unavailable_reason
+from claude_pm.agents.backends import load_backend, unavailable_reason
+from claude_pm.agents.handoff import ENV_HANDOFF_FILE, Handoff, HandoffError
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
@@ -46,35 +47,30 @@ def _parse(argv: Sequence[str]) -> tuple[str | None, str | None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the agent described by the hand-off; returns the process exit code."""
     agent_type, handoff_path = _parse(sys.argv[1:] if argv is None else argv)
-    handoff_path = handoff_path or os.environ.get("CLAUDE_PM_CONTEXT_FILE")
+    handoff_path = handoff_path or os.environ.get(ENV_HANDOFF_FILE)
     if not agent_type or not handoff_path:
         print(
-            "executor: needs --agent-type and a hand-off file (--handoff or "
-            "CLAUDE_PM_CONTEXT_FILE); it is started by claude-pm, not by hand",
+            f"executor: needs --agent-type and a hand-off file (--handoff or "
+            f"{ENV_HANDOFF_FILE}); it is started by claude-pm, not by hand",
             file=sys.stderr,
         )
         return EXIT_USAGE
     try:
-        with open(handoff_path, encoding="utf-8") as f:  # noqa: PTH123 - no pathlib import cost
-            handoff = json.load(f)
-    except (OSError, ValueError) as e:
-        print(f"executor: cannot read hand-off {handoff_path!r}: {e}", file=sys.stderr)
+        handoff = Handoff.read(handoff_path)
+    except HandoffError as e:
+        print(f"executor: {e}", file=sys.stderr)
         return EXIT_CONFIG
-    agent = handoff.get("agent") or {}
-    if agent.get("agent_type") != agent_type:
+    if handoff.agent.agent_type != agent_type:
         print(
-            f"executor: hand-off is for agent {agent.get('agent_type')!r}, not {agent_type!r}",
+            f"executor: hand-off is for agent {handoff.agent.agent_type!r}, not {agent_type!r}",
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    backend = agent.get("backend")
-    reason = unavailable_reason(backend)
+    reason = unavailable_reason(handoff.backend)
     if reason is not None:
         print(f"executor: agent {agent_type!r} cannot run: {reason}", file=sys.stderr)
         return EXIT_CONFIG
-    module = importlib.import_module(BACKENDS[str(backend)])
-    code: int = module.run(handoff)
-    return code
+    return load_backend(handoff.backend).run(handoff)
 
 
 if __name__ == "__main__":

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import math
 import re
-import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from claude_pm.agents.backends import BACKENDS, check_backend_options
 from claude_pm.agents.definition import AgentDefinition
 
 #: Claude Code's rule (lowercase letters, digits, hyphens) plus ``_`` for claude-pm's own types.
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-BACKENDS: tuple[str, ...] = ("command", "builtin", "claude-code", "anthropic", "openai")
-COMMAND_PLACEHOLDERS: tuple[str, ...] = (
-    "python",
-    "project_root",
-    "run_dir",
-    "context_file",
-    "task_file",
-)
 _ENV_PATTERN = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_*?\[\]!-]*")
 
 
@@ -162,27 +154,17 @@ def env_names(value: Any) -> tuple[str, ...]:
     return names
 
 
+def backend_name(value: Any) -> str:
+    return str(one_of(tuple(BACKENDS))(value))
+
+
 def backend_options(value: Any, backend: str | None) -> dict[str, Any]:
+    """The options as a dict, checked by the backend itself (the one check there is)."""
     if not isinstance(value, dict):
         raise InvalidField(f"must be a mapping, got {value!r:.80}", "a mapping")
-    if backend != "command":
-        return dict(value)
-    command = value.get("command")
-    expected = "command: [program, args...] (a non-empty list of strings)"
-    if not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command):
-        raise InvalidField(f"the command backend needs {expected}", expected)
-    allowed = ", ".join("{" + p + "}" for p in COMMAND_PLACEHOLDERS)
-    for arg in command:
-        try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(arg) if f is not None]
-        except ValueError as e:
-            raise InvalidField(f"bad placeholder in {arg!r}: {e}", allowed) from e
-        for field in fields:
-            if field not in COMMAND_PLACEHOLDERS:
-                raise InvalidField(f"unknown placeholder {{{field}}} in {arg!r}", allowed)
-    stdin = value.get("stdin", "task")
-    if stdin not in ("task", "none"):
-        raise InvalidField(f"stdin must be task or none, got {stdin!r}", "stdin: task or none")
+    problems = check_backend_options(backend, value)
+    if problems:
+        raise InvalidField("; ".join(problems), f"backend_options the {backend} backend accepts")
     return dict(value)
 
 

@@ -21,16 +21,15 @@ from typing import Any
 
 from claude_pm.agents.definition import AgentDefinition, Tier
 from claude_pm.agents.fields import (
-    BACKENDS,
     CLAUDE_CODE_FIELDS,
     CLAUDE_PM_FIELDS,
     InvalidField,
     agent_name,
+    backend_name,
     backend_options,
     env_names,
     non_empty_text,
     of_type,
-    one_of,
     positive_number,
     string_list,
 )
@@ -225,107 +224,138 @@ def parse_agent_file(path: Path, tier: Tier = Tier.PROJECT) -> ParseOutcome:
     return parse_agent_text(data, path, tier)
 
 
+#: claude-pm's own front-matter fields: key -> (converter, definition attribute).
+#: ``backend_options`` is not here: its backend checks it (see :func:`_validate`).
+_OWN_FIELDS: tuple[tuple[str, Callable[[Any], Any], str], ...] = (
+    ("name", agent_name, "name"),
+    ("description", non_empty_text, "description"),
+    ("tools", lambda v: string_list(v, what="tool names"), "tools"),
+    ("model", non_empty_text, "model"),
+    ("specializations", lambda v: string_list(v, what="specializations"), "specializations"),
+    ("context_keys", lambda v: string_list(v, what="context keys"), "context_keys"),
+    ("timeout", lambda v: positive_number(v, unit="seconds"), "timeout_s"),
+    ("memory_limit", lambda v: positive_number(v, unit="megabytes"), "memory_limit_mb"),
+    ("env", env_names, "env"),
+    ("backend", backend_name, "backend"),
+    ("custom", of_type(bool, "true or false"), "marked_custom"),
+)
+_REQUIRED = {"name": "a lowercase name", "description": "when to delegate to it"}
+#: Claude Code fields whose bad value is only a warning (cosmetic for claude-pm).
+_WARN_ONLY = frozenset({"color", "effort"})
+
+
+class _Checker:
+    """Runs the checks of one file, collecting values and problems."""
+
+    def __init__(self, raw: dict[Any, Any], front_matter: str, path: Path) -> None:
+        self.raw = raw
+        self.front_matter = front_matter
+        self.path = path
+        self.values: dict[str, Any] = {}
+        self.problems: list[Problem] = []
+
+    def problem(
+        self,
+        key: str | None,
+        message: str,
+        expected: str | None,
+        *,
+        warn: bool = False,
+        line_of: str | None = None,
+    ) -> None:
+        """Record a problem with ``key``, at the line of ``line_of`` (default: the key's own)."""
+        where = line_of or key
+        line = _key_line(self.front_matter, where) if where else None
+        severity = Severity.WARNING if warn else Severity.ERROR
+        self.problems.append(Problem(self.path, message, line, key, expected, severity))
+
+    def check(self, key: str, convert: Callable[[Any], Any], *, warn: bool = False) -> None:
+        if self.raw.get(key) is None:
+            return
+        try:
+            self.values[key] = convert(self.raw[key])
+        except InvalidField as e:
+            self.problem(key, e.message, e.expected, warn=warn)
+
+    def required(self) -> None:
+        for key, expected in _REQUIRED.items():
+            if self.raw.get(key) is None:
+                message = f"the required field {key!r} is missing"
+                self.problems.append(Problem(self.path, message, 1, key, expected))
+
+    def backend_options(self) -> None:
+        """The backend checks its own options, also when they are missing."""
+        backend = self.values.get("backend")
+        given = self.raw.get("backend_options")
+        try:
+            self.values["backend_options"] = backend_options(
+                {} if given is None else given, backend
+            )
+        except InvalidField as e:
+            line_of = "backend_options" if given is not None else "backend"
+            self.problem("backend_options", e.message, e.expected, line_of=line_of)
+
+    def version(self) -> None:
+        version = self.raw.get("version")
+        if isinstance(version, (int, float)) and not isinstance(version, bool):
+            self.values["version"] = str(version)
+            message = f"version {version!r} was read as a number; quote it to keep it exact"
+            self.problem("version", message, 'a string such as "1.0"', warn=True)
+        else:
+            self.check("version", non_empty_text)
+
+    def claude_code_fields(self) -> dict[str, Any]:
+        """Every other field, kept as written for export; Claude Code's are lightly checked."""
+        kept: dict[str, Any] = {}
+        for key, value in self.raw.items():
+            if not isinstance(key, str):
+                message = f"field name {key!r} is not text (quote it); the field is ignored"
+                self.problems.append(
+                    Problem(self.path, message, None, str(key), "text keys", Severity.WARNING)
+                )
+                continue
+            if key in CLAUDE_PM_FIELDS:
+                continue
+            if not _json_safe(value):
+                message = (
+                    "the value cannot be carried as JSON (a date, or an alias to itself); ignored"
+                )
+                expected = "text, numbers, booleans, lists and mappings"
+                self.problem(key, message, expected, warn=True)
+                continue
+            kept[key] = value
+            if key in CLAUDE_CODE_FIELDS:
+                self.check(key, CLAUDE_CODE_FIELDS[key], warn=key in _WARN_ONLY)
+            else:
+                message = f"unknown field {key!r}: kept for export, ignored by claude-pm"
+                self.problem(key, message, "a Claude Code or claude-pm field", warn=True)
+        return kept
+
+
 def _validate(
     raw: dict[Any, Any], front_matter: str, body: str, path: Path, tier: Tier
 ) -> ParseOutcome:
-    problems: list[Problem] = []
-    values: dict[str, Any] = {}
-
-    def check(key: str, convert: Callable[[Any], Any], *, warn: bool = False) -> None:
-        if raw.get(key) is None:
-            return
-        try:
-            values[key] = convert(raw[key])
-        except InvalidField as e:
-            severity = Severity.WARNING if warn else Severity.ERROR
-            line = _key_line(front_matter, key)
-            problems.append(Problem(path, e.message, line, key, e.expected, severity))
-
-    for required in ("name", "description"):
-        if raw.get(required) is None:
-            expected = "a lowercase name" if required == "name" else "when to delegate to it"
-            problems.append(
-                Problem(path, f"the required field {required!r} is missing", 1, required, expected)
-            )
-    check("name", agent_name)
-    check("description", non_empty_text)
-    check("tools", lambda v: string_list(v, what="tool names"))
-    check("model", non_empty_text)
-    check("specializations", lambda v: string_list(v, what="specializations"))
-    check("context_keys", lambda v: string_list(v, what="context keys"))
-    check("timeout", lambda v: positive_number(v, unit="seconds"))
-    check("memory_limit", lambda v: positive_number(v, unit="megabytes"))
-    check("env", env_names)
-    check("backend", one_of(BACKENDS))
-    check("backend_options", lambda v: backend_options(v, values.get("backend")))
-    if values.get("backend") == "command" and raw.get("backend_options") is None:
-        expected = "backend_options: {command: [program, args...]}"
-        message = f"the command backend needs {expected}"
-        line = _key_line(front_matter, "backend")
-        problems.append(Problem(path, message, line, "backend_options", expected))
-    check("custom", of_type(bool, "true or false"))
-    version = raw.get("version")
-    if isinstance(version, (int, float)) and not isinstance(version, bool):
-        values["version"] = str(version)
-        problems.append(
-            Problem(
-                path,
-                f"version {version!r} was read as a number; quote it to keep it exact",
-                _key_line(front_matter, "version"),
-                "version",
-                'a string such as "1.0"',
-                Severity.WARNING,
-            )
-        )
-    else:
-        check("version", non_empty_text)
-    claude_code: dict[str, Any] = {}
-    for key, value in raw.items():
-        if not isinstance(key, str):
-            message = f"field name {key!r} is not text (quote it); the field is ignored"
-            problems.append(Problem(path, message, None, str(key), "text keys", Severity.WARNING))
-            continue
-        if key in CLAUDE_PM_FIELDS:
-            continue
-        if not _json_safe(value):
-            message = "the value cannot be carried as JSON (a date, or an alias to itself); ignored"
-            line = _key_line(front_matter, key)
-            expected = "text, numbers, booleans, lists and mappings"
-            problems.append(Problem(path, message, line, key, expected, Severity.WARNING))
-            continue
-        claude_code[key] = value
-        if key in CLAUDE_CODE_FIELDS:
-            check(key, CLAUDE_CODE_FIELDS[key], warn=key in ("color", "effort"))
-        else:
-            problems.append(
-                Problem(
-                    path,
-                    f"unknown field {key!r}: kept for export, ignored by claude-pm",
-                    _key_line(front_matter, key),
-                    key,
-                    "a Claude Code or claude-pm field",
-                    Severity.WARNING,
-                )
-            )
+    checker = _Checker(raw, front_matter, path)
+    checker.required()
+    for key, convert, _ in _OWN_FIELDS:
+        checker.check(key, convert)
+    checker.backend_options()
+    checker.version()
+    claude_code = checker.claude_code_fields()
+    problems = tuple(checker.problems)
     if any(p.severity is Severity.ERROR for p in problems):
-        return ParseOutcome(path, None, tuple(problems))
+        return ParseOutcome(path, None, problems)
+    values = checker.values
+    fields: dict[str, Any] = {
+        attribute: values[key] for key, _, attribute in _OWN_FIELDS if key in values
+    }
     definition = AgentDefinition(
-        name=values["name"],
-        description=values["description"],
+        **fields,
         system_prompt=body.strip("\n"),
-        tools=values.get("tools"),
-        model=values.get("model"),
-        specializations=values.get("specializations", ()),
-        context_keys=values.get("context_keys", ()),
-        timeout_s=values.get("timeout"),
-        memory_limit_mb=values.get("memory_limit"),
-        env=values.get("env", ()),
-        backend=values.get("backend"),
         backend_options=values.get("backend_options", {}),
         version=values.get("version"),
         claude_code=claude_code,
-        marked_custom=values.get("custom", False),
         tier=tier,
         source_path=path,
     )
-    return ParseOutcome(path, definition, tuple(problems))
+    return ParseOutcome(path, definition, problems)

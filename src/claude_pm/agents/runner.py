@@ -1,40 +1,70 @@
 """One agent execution, orchestrator side.
 
-Look the agent up, check and filter its context, write the hand-off, supervise
-``python -m claude_pm.agents.executor`` under the run's limits, extract tickets
-from what it printed, and record the run in SQLite.
+The life of a run, in four steps a workflow executor can also take apart:
+
+1. :meth:`AgentRunner.prepare`: look the agent up, pick its backend (the
+   definition's pin, else the request's, else the configured default) and
+   refuse one that cannot run here, check the project root (a boundary: only
+   the configured project, a directory inside it, or an allowed root) and the
+   context, settle the limits, and build a :class:`PreparedRun` — the hand-off
+   and the process spec — without writing or spawning anything.
+2. :meth:`AgentRunner.start`: write the hand-off into the run's directory and
+   record the run as ``running`` (a failed write leaves no half-written run
+   directory behind).
+3. :meth:`AgentRunner.launch`: supervise ``python -m claude_pm.agents.executor``
+   through the injected :class:`Launcher` (a :class:`~claude_pm.process.Supervisor`
+   by default) under the run's limits.
+4. :meth:`AgentRunner.finish`: read what the backend reported (``result.json``),
+   extract tickets from the full output and store them, and record the end.
+
+:meth:`AgentRunner.run` does all four.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
-import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from claude_pm.agents.backends import unavailable_reason
+from claude_pm.agents import handoff as contract
+from claude_pm.agents.backends import BACKENDS, unavailable_reason
 from claude_pm.agents.definition import AgentDefinition
+from claude_pm.agents.handoff import BackendReport, Handoff, HandoffError
 from claude_pm.agents.runs import RunRecord, RunStatus, RunStore, new_run_id
-from claude_pm.config import Settings
+from claude_pm.agents.values import (
+    AgentRequest,
+    AgentResult,
+    PreparedRun,
+    ProgressCallback,
+    RunProgress,
+)
+from claude_pm.cancel import CancelToken
+from claude_pm.config import MemoryEnforcement, Settings
 from claude_pm.context import (
     build_environment,
     check_file_paths,
     filter_context,
     resolve_project_root,
-    write_handoff,
 )
-from claude_pm.errors import BackendUnavailable, ClaudePMError, InvalidInput, StoreError
+from claude_pm.errors import (
+    BackendUnavailable,
+    ClaudePMError,
+    ContextError,
+    InvalidInput,
+    StoreError,
+)
 from claude_pm.process import (
     MemoryLimits,
     ProcessEvent,
     ProcessResult,
     ProcessSpec,
     ProcessStatus,
-    run_process,
+    default_supervisor,
 )
 from claude_pm.state import Database
 
@@ -45,155 +75,142 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Supervisor events passed on to a progress callback (samples are throttled).
-EventCallback = Callable[[ProcessEvent], None]
-
-
-@dataclass(frozen=True)
-class AgentRequest:
-    """What the caller asks for. Limits left as None come from the definition, then settings."""
-
-    agent_type: str
-    task_description: str
-    context: Mapping[str, Any] = field(default_factory=dict)
-    timeout_s: float | None = None
-    memory_limit_mb: float | None = None
-    memory_warning_mb: float | None = None
-    memory_critical_mb: float | None = None
-
-
-@dataclass(frozen=True)
-class AgentResult:
-    """The outcome of one agent run; ``process`` holds every measured fact."""
-
-    run_id: str
-    definition: AgentDefinition
-    task_description: str
-    process: ProcessResult
-    run_dir: Path
-    timeout_s: float
-    memory: MemoryLimits
-    tickets_found: tuple[Ticket, ...] = ()
-    tickets_saved: tuple[SavedTicket, ...] = ()
-    ticket_error: str | None = None
-    record_error: str | None = None
-
-    @property
-    def success(self) -> bool:
-        return self.process.status is ProcessStatus.COMPLETED
-
-    @property
-    def status(self) -> ProcessStatus:
-        return self.process.status
-
-    def summary(self) -> str:
-        """One sentence on how the run ended, for errors and the CLI."""
-        p = self.process
-        name = self.definition.agent_type
-        if p.status is ProcessStatus.COMPLETED:
-            return f"agent {name} completed in {p.wall_time_s:.2f}s"
-        if p.status is ProcessStatus.TIMEOUT:
-            return f"agent {name} timed out after {self.timeout_s:g}s and was killed"
-        if p.status is ProcessStatus.MEMORY_EXCEEDED:
-            return (
-                f"agent {name} exceeded its memory limit of {self.memory.hard_limit_mb:g} MB "
-                f"(peak {p.peak_rss_mb:.1f} MB, enforced by {p.enforcement}) and was killed"
-            )
-        if p.status is ProcessStatus.CANCELLED:
-            return f"agent {name} was cancelled and its process tree killed"
-        if p.status is ProcessStatus.SPAWN_ERROR:
-            return f"agent {name} could not be started: {p.error}"
-        how = f"signal {p.signal}" if p.signal is not None else f"exit code {p.exit_code}"
-        return f"agent {name} failed with {how}"
-
-
 _STOPPED = "the orchestrator stopped during the run"
 
 
-def _end_record(
-    run_id: str,
-    definition: AgentDefinition,
-    request: AgentRequest,
-    started: float,
-    process: ProcessResult | None,
-    error: str | None,
-) -> RunRecord:
-    """The stored outcome of a run; without a process result the run was cut short."""
-    if process is None:
-        return RunRecord(
-            run_id=run_id,
-            agent_type=definition.agent_type,
-            task=request.task_description,
-            status=RunStatus.CANCELLED,
-            started_at=started,
-            error=error,
-        )
-    return RunRecord(
-        run_id=run_id,
-        agent_type=definition.agent_type,
-        task=request.task_description,
-        status=RunStatus.ended_as(process.status),
-        started_at=started,
-        finished_at=time.time(),
-        wall_time_s=process.wall_time_s,
-        cpu_time_s=process.cpu_time_s,
-        peak_rss_bytes=process.peak_rss_bytes,
-        enforcement=process.enforcement.value,
-        exit_code=process.exit_code,
-        signal=process.signal,
-        stdout_path=str(process.stdout_path),
-        stderr_path=str(process.stderr_path),
-        error=error,
+class Launcher(Protocol):
+    """Runs a process spec to its end (a :class:`~claude_pm.process.Supervisor` is one)."""
+
+    def run(
+        self,
+        spec: ProcessSpec,
+        *,
+        cancel: CancelToken | None = None,
+        on_event: Callable[[ProcessEvent], None] | None = None,
+    ) -> ProcessResult: ...
+
+
+def progress_of(event: ProcessEvent) -> RunProgress:
+    """A supervisor event as the progress callers see (no process internals)."""
+    return RunProgress(
+        kind=event.kind.value,
+        message=event.message,
+        elapsed_s=event.at_s,
+        rss_bytes=event.rss_bytes,
+        process_count=event.process_count,
     )
 
 
 class AgentRunner:
     """Runs agents for one project; thread-safe (workflows call it from several threads)."""
 
-    def __init__(self, settings: Settings, registry: AgentRegistry, database: Database) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: AgentRegistry,
+        database: Database,
+        *,
+        launcher: Launcher | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.database = database
         self.runs = RunStore(database)
+        self.launcher: Launcher = launcher if launcher is not None else default_supervisor()
 
-    def prepare(self, request: AgentRequest) -> tuple[AgentDefinition, Path, dict[str, Any]]:
-        """Resolve the agent and check the context, before anything is spawned.
+    # -- 1. prepare ----------------------------------------------------------------------
+
+    def backend_for(self, definition: AgentDefinition, request: AgentRequest) -> str:
+        """The backend that runs ``definition``: its pin, else the request's, else the default."""
+        return definition.backend or request.backend or self.settings.default_backend
+
+    def resolve(self, request: AgentRequest) -> tuple[AgentDefinition, str]:
+        """The agent's definition and the backend that will run it.
 
         Raises:
             AgentNotFound: unknown agent type (the message lists the valid ones).
-            BackendUnavailable: the agent's backend cannot run in this version.
-            ContextError: project_root or file_paths are unusable.
+            BackendUnavailable: that backend cannot run in this version.
         """
         definition = self.registry.get(request.agent_type)
-        reason = unavailable_reason(definition.backend)
-        if reason is None:
-            from importlib import import_module
-
-            from claude_pm.agents.backends import BACKENDS
-
-            backend = import_module(BACKENDS[str(definition.backend)])
-            problems = backend.check_options(definition.backend_options)
-            if problems:
-                reason = "; ".join(problems)
+        backend = self.backend_for(definition, request)
+        reason = unavailable_reason(backend)
         if reason is not None:
             where = f" (defined in {definition.source_path})" if definition.source_path else ""
             raise BackendUnavailable(
                 f"Agent {definition.agent_type!r}{where} cannot run: {reason}.",
                 agent_type=definition.agent_type,
-                backend=definition.backend,
+                backend=backend,
             )
+        return definition, backend
+
+    def prepare(self, request: AgentRequest, *, workdir: Path | None = None) -> PreparedRun:
+        """Check everything and build the run, before anything is written or spawned.
+
+        ``workdir`` is for the workflow engine only: a directory it made itself
+        (a task's git worktree) to run the agent in instead of the project; a
+        caller's ``context.project_root`` can never name one.
+
+        Raises:
+            AgentNotFound, BackendUnavailable: see :meth:`resolve`.
+            ContextError: project_root or file_paths are unusable.
+            InvalidInput: a limit is out of range.
+        """
+        definition, backend = self.resolve(request)
         context = dict(request.context)
-        boundaries = (self.settings.project_root, *self.settings.allowed_project_roots)
-        root = resolve_project_root(
-            context.get("project_root", self.settings.project_root), boundaries
-        )
+        if workdir is not None:
+            root = workdir.resolve()
+        else:
+            boundaries = (self.settings.project_root, *self.settings.allowed_project_roots)
+            root = resolve_project_root(
+                context.get("project_root", self.settings.project_root), boundaries
+            )
         context["project_root"] = str(root)
         if "file_paths" in context:
             context["file_paths"] = check_file_paths(context["file_paths"], root)
         visible = filter_context(
             {**self.settings.extra_context, **context}, definition.visible_context_keys()
         )
-        return definition, root, visible
+        timeout_s, memory = self._limits(request, definition)
+        run_id = new_run_id()
+        run_dir = self.settings.runs_dir / run_id
+        budget = request.budget_usd if request.budget_usd is not None else None
+        handoff = Handoff(
+            run_id=run_id,
+            project_root=str(root),
+            run_dir=str(run_dir),
+            task=request.task_description,
+            agent=definition.agent_spec(),
+            backend=backend,
+            context=visible,
+            timeout_s=timeout_s,
+            memory_limit_mb=memory.hard_limit_mb,
+            budget_usd=budget if budget is not None else self.settings.run_budget_usd,
+            backend_config=self._backend_config(),
+        )
+        try:
+            inline = handoff.inline_context()
+        except ValueError as e:
+            raise ContextError(f"context must be JSON-serialisable: {e}.", field="context") from e
+        env = build_environment(
+            self.settings.environ,
+            (*definition.env, *BACKENDS[backend].env),
+            self._markers(handoff, inline),
+        )
+        spec = ProcessSpec(
+            argv=[
+                sys.executable,
+                "-m",
+                "claude_pm.agents.executor",
+                "--agent-type",
+                definition.agent_type,
+            ],
+            env=env,
+            cwd=root,
+            run_dir=run_dir,
+            timeout_s=timeout_s,
+            memory=memory,
+        )
+        return PreparedRun(run_id, definition, request, backend, handoff, spec)
 
     def timeout_for(
         self, request: AgentRequest, definition: AgentDefinition | None = None
@@ -230,17 +247,185 @@ class AgentRunner:
             hard_limit_mb=hard,
             warning_mb=request.memory_warning_mb,
             critical_mb=request.memory_critical_mb,
-            kernel_enforcement=mode != "sampling",
-            use_rlimit=mode == "rlimit",
+            kernel_enforcement=mode is not MemoryEnforcement.SAMPLING,
+            use_rlimit=mode is MemoryEnforcement.RLIMIT,
         )
-        return float(timeout_s), memory
+        return timeout_s, memory
+
+    def _backend_config(self) -> dict[str, Any]:
+        """The settings a backend may need in the child, which reads no configuration."""
+        s = self.settings
+        return {
+            "model": s.model,
+            "claude_code_path": s.claude_code_path,
+            "claude_code_idle_timeout_s": s.claude_code_idle_timeout_s,
+            "openai_base_url": s.openai_base_url,
+            "openai_model": s.openai_model,
+            "allow_bypass_permissions": s.allow_bypass_permissions,
+            "sandbox_network": s.sandbox_network,
+        }
+
+    def _markers(self, handoff: Handoff, inline: str | None) -> dict[str, str]:
+        s = self.settings
+        markers = {
+            contract.ENV_ORCHESTRATED: "true",
+            contract.ENV_SESSION_ID: s.session_id,
+            contract.ENV_FRAMEWORK_VERSION: s.framework_version,
+            contract.ENV_PROJECT_ROOT: handoff.project_root,
+            contract.ENV_LOG_LEVEL: s.log_level,
+            contract.ENV_TICKET_AUTO_CREATE: str(s.ticket_auto_create).lower(),
+            contract.ENV_HANDOFF_FILE: handoff.handoff_path,
+            contract.ENV_TASK_FILE: handoff.task_file,
+            contract.ENV_RESULT_FILE: handoff.result_file,
+            contract.ENV_RUN_ID: handoff.run_id,
+            contract.ENV_RUN_DIR: handoff.run_dir,
+            contract.ENV_AGENT_TYPE: handoff.agent.agent_type,
+        }
+        if inline is not None:
+            markers[contract.ENV_INLINE_CONTEXT] = inline
+        return markers
+
+    # -- 2. start ------------------------------------------------------------------------
+
+    def start(self, prepared: PreparedRun) -> float:
+        """Write the hand-off and record the run as started; returns the start time.
+
+        Raises:
+            ContextError: the hand-off cannot be written (the run directory is
+                removed again, and the message names the path and the free space).
+            StoreError: the start cannot be recorded (nothing is left behind).
+        """
+        try:
+            prepared.handoff.write()
+        except ValueError as e:
+            _remove(prepared.run_dir)
+            raise ContextError(f"context must be JSON-serialisable: {e}.", field="context") from e
+        except OSError as e:
+            _remove(prepared.run_dir)
+            raise ContextError(
+                f"Cannot write the run directory {str(prepared.run_dir)!r}: "
+                f"{e.strerror or e}{_free_space(prepared.run_dir)}. Free some space or set "
+                "CLAUDE_PM_STATE_DIR to a writable place.",
+                field="state_dir",
+                path=str(prepared.run_dir),
+            ) from e
+        started = time.time()
+        try:
+            self.runs.record_start(
+                RunRecord(
+                    run_id=prepared.run_id,
+                    session_id=self.settings.session_id,
+                    agent_type=prepared.definition.agent_type,
+                    task=prepared.request.task_description,
+                    status=RunStatus.RUNNING,
+                    started_at=started,
+                    run_dir=str(prepared.run_dir),
+                    backend=prepared.backend,
+                )
+            )
+        except StoreError:
+            _remove(prepared.run_dir)
+            raise
+        log.info("run %s: agent %s started", prepared.run_id, prepared.definition.agent_type)
+        return started
+
+    # -- 3. launch -----------------------------------------------------------------------
+
+    def launch(
+        self,
+        prepared: PreparedRun,
+        *,
+        cancel: CancelToken | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ProcessResult:
+        """Supervise the executor to its end (never raises for a process-level failure)."""
+        forward = None
+        if on_progress is not None:
+            report = on_progress
+
+            def forward(event: ProcessEvent) -> None:
+                report(progress_of(event))
+
+        return self.launcher.run(prepared.spec, cancel=cancel, on_event=forward)
+
+    # -- 4. finish -----------------------------------------------------------------------
+
+    def finish(
+        self,
+        prepared: PreparedRun,
+        process: ProcessResult,
+        started: float,
+        *,
+        auto_create_tickets: bool | None = None,
+        tickets_found: Sequence[Ticket] | None = None,
+    ) -> AgentResult:
+        """Merge the backend's report, file the tickets, record the end.
+
+        ``tickets_found`` is for an executor that extracted them where the logs
+        are (a Ray worker); by default they are extracted here from ``stdout.log``.
+        """
+        report, report_error = _read_report(prepared)
+        result = AgentResult(
+            run_id=prepared.run_id,
+            definition=prepared.definition,
+            task_description=prepared.request.task_description,
+            process=process,
+            run_dir=prepared.run_dir,
+            timeout_s=prepared.timeout_s,
+            memory=prepared.memory,
+            backend=prepared.backend,
+            report=report,
+            report_error=report_error,
+        )
+        result = self._tickets(result, auto_create_tickets, tickets_found)
+        error = None if result.success else result.summary()
+        try:
+            self.runs.record_end(_end_record(prepared, started, process, report, error))
+        except StoreError as e:
+            # The agent's work is done and its tickets saved: report, don't discard it.
+            log.warning("run %s: outcome not recorded: %s", prepared.run_id, e)
+            result = replace(result, record_error=e.message)
+        log.info("run %s: %s", prepared.run_id, result.summary())
+        return result
+
+    def record_stopped(self, prepared: PreparedRun, started: float) -> None:
+        """Record a run the orchestrator stopped before it had a result."""
+        self.runs.record_end(_end_record(prepared, started, None, None, _STOPPED))
+
+    def _tickets(
+        self,
+        result: AgentResult,
+        auto_create: bool | None,
+        found_elsewhere: Sequence[Ticket] | None,
+    ) -> AgentResult:
+        """Extract tickets from the full stdout log and store them when auto-creation is on."""
+        if result.process.status is ProcessStatus.SPAWN_ERROR:
+            return result
+        from claude_pm.tickets.extractor import extract_path
+        from claude_pm.tickets.store import TicketStore
+
+        create = self.settings.ticket_auto_create if auto_create is None else auto_create
+        found: list[Ticket] = list(found_elsewhere or ())
+        saved: list[SavedTicket] = []
+        try:
+            if found_elsewhere is None:
+                found = extract_path(result.process.stdout_path, result.definition.agent_type)
+            if found and create:
+                saved = TicketStore(self.database).save(found, source_run=result.run_id)
+        except (ClaudePMError, OSError) as e:
+            # The run itself happened; losing its result over a ticket failure would be worse.
+            log.warning("run %s: tickets not stored: %s", result.run_id, e)
+            return replace(result, tickets_found=tuple(found), ticket_error=str(e))
+        return replace(result, tickets_found=tuple(found), tickets_saved=tuple(saved))
+
+    # -- all four ------------------------------------------------------------------------
 
     def run(
         self,
         request: AgentRequest,
         *,
-        cancel: threading.Event | None = None,
-        on_event: EventCallback | None = None,
+        cancel: CancelToken | None = None,
+        on_progress: ProgressCallback | None = None,
         auto_create_tickets: bool | None = None,
     ) -> AgentResult:
         """Run one agent to the end and return what happened.
@@ -249,107 +434,82 @@ class AgentRunner:
         exception; only problems found before spawning raise.
 
         Raises:
-            ClaudePMError: from :meth:`prepare`, or an invalid limit.
+            ClaudePMError: from :meth:`prepare` or :meth:`start`.
         """
-        definition, root, visible = self.prepare(request)
-        timeout_s, memory = self._limits(request, definition)
-        run_id = new_run_id()
-        run_dir = self.settings.runs_dir / run_id
-        handoff = write_handoff(
-            run_dir,
-            run_id=run_id,
-            agent=definition.to_handoff(),
-            task=request.task_description,
-            context=visible,
-            project_root=root,
-        )
-        markers = {
-            "CLAUDE_PM_ORCHESTRATED": "true",
-            "CLAUDE_PM_SESSION_ID": self.settings.session_id,
-            "CLAUDE_PM_FRAMEWORK_VERSION": self.settings.framework_version,
-            "CLAUDE_PM_PROJECT_ROOT": str(root),
-            "CLAUDE_PM_LOG_LEVEL": self.settings.log_level,
-            "CLAUDE_PM_TICKET_AUTO_CREATE": str(self.settings.ticket_auto_create).lower(),
-            "CLAUDE_PM_CONTEXT_FILE": str(handoff.handoff_path),
-            "CLAUDE_PM_TASK_FILE": str(handoff.task_path),
-            "CLAUDE_PM_RUN_ID": run_id,
-            "CLAUDE_PM_RUN_DIR": str(run_dir),
-            "CLAUDE_PM_AGENT_TYPE": definition.agent_type,
-        }
-        if handoff.inline_context is not None:
-            markers["CLAUDE_PM_CONTEXT"] = handoff.inline_context
-        env = build_environment(self.settings.environ, definition.env, markers)
-        spec = ProcessSpec(
-            argv=[
-                sys.executable,
-                "-m",
-                "claude_pm.agents.executor",
-                "--agent-type",
-                definition.agent_type,
-            ],
-            env=env,
-            cwd=root,
-            run_dir=run_dir,
-            timeout_s=timeout_s,
-            memory=memory,
-        )
-        started = time.time()
-        self.runs.record_start(
-            RunRecord(
-                run_id=run_id,
-                session_id=self.settings.session_id,
-                agent_type=definition.agent_type,
-                task=request.task_description,
-                status=RunStatus.RUNNING,
-                started_at=started,
-                run_dir=str(run_dir),
-            )
-        )
-        log.info("run %s: agent %s started", run_id, definition.agent_type)
+        prepared = self.prepare(request)
+        started = self.start(prepared)
         process: ProcessResult | None = None
         try:
-            process = run_process(spec, cancel=cancel, on_event=on_event)
+            process = self.launch(prepared, cancel=cancel, on_progress=on_progress)
         finally:
             if process is None:
-                self.runs.record_end(
-                    _end_record(run_id, definition, request, started, None, _STOPPED)
-                )
-        result = AgentResult(
-            run_id=run_id,
-            definition=definition,
-            task_description=request.task_description,
-            process=process,
-            run_dir=run_dir,
-            timeout_s=timeout_s,
-            memory=memory,
-        )
-        result = self._tickets(result, auto_create_tickets)
-        error = None if result.success else result.summary()
-        try:
-            self.runs.record_end(_end_record(run_id, definition, request, started, process, error))
-        except StoreError as e:
-            # The agent's work is done and its tickets saved: report, don't discard it.
-            log.warning("run %s: outcome not recorded: %s", run_id, e)
-            result = replace(result, record_error=e.message)
-        log.info("run %s: %s", run_id, result.summary())
-        return result
+                self.record_stopped(prepared, started)
+        return self.finish(prepared, process, started, auto_create_tickets=auto_create_tickets)
 
-    def _tickets(self, result: AgentResult, auto_create: bool | None) -> AgentResult:
-        """Extract tickets from the full stdout log and store them when auto-creation is on."""
-        if result.process.status is ProcessStatus.SPAWN_ERROR:
-            return result
-        from claude_pm.tickets.extractor import extract_path
-        from claude_pm.tickets.store import TicketStore
 
-        create = self.settings.ticket_auto_create if auto_create is None else auto_create
-        found: list[Ticket] = []
-        saved: list[SavedTicket] = []
+def _read_report(prepared: PreparedRun) -> tuple[BackendReport | None, str | None]:
+    try:
+        return BackendReport.read(prepared.handoff.result_file), None
+    except HandoffError as e:
+        log.warning("run %s: %s", prepared.run_id, e)
+        return None, str(e)
+
+
+def _end_record(
+    prepared: PreparedRun,
+    started: float,
+    process: ProcessResult | None,
+    report: BackendReport | None,
+    error: str | None,
+) -> RunRecord:
+    """The stored outcome of a run; without a process result the run was cut short."""
+    base: Mapping[str, Any] = {
+        "run_id": prepared.run_id,
+        "agent_type": prepared.definition.agent_type,
+        "task": prepared.request.task_description,
+        "started_at": started,
+        "error": error,
+        "backend": report.backend if report is not None else prepared.backend,
+    }
+    if process is None:
+        return RunRecord(**base, status=RunStatus.CANCELLED)
+    facts: dict[str, Any] = {}
+    if report is not None:
+        facts = {
+            "model": report.model,
+            "cost_usd": report.cost_usd,
+            "usage": dict(report.usage),
+            "backend_session_id": report.session_id,
+            "stop_reason": report.stop_reason,
+        }
+    return RunRecord(
+        **base,
+        **facts,
+        status=RunStatus.ended_as(process.status),
+        finished_at=time.time(),
+        wall_time_s=process.wall_time_s,
+        cpu_time_s=process.cpu_time_s,
+        peak_rss_bytes=process.peak_rss_bytes,
+        enforcement=process.enforcement.value,
+        exit_code=process.exit_code,
+        signal=process.signal,
+        stdout_path=str(process.stdout_path),
+        stderr_path=str(process.stderr_path),
+    )
+
+
+def _remove(run_dir: Path) -> None:
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _free_space(path: Path) -> str:
+    for candidate in (path, *path.parents):
         try:
-            found = extract_path(result.process.stdout_path, result.definition.agent_type)
-            if found and create:
-                saved = TicketStore(self.database).save(found, source_run=result.run_id)
-        except (ClaudePMError, OSError) as e:
-            # The run itself happened; losing its result over a ticket failure would be worse.
-            log.warning("run %s: tickets not stored: %s", result.run_id, e)
-            return replace(result, tickets_found=tuple(found), ticket_error=str(e))
-        return replace(result, tickets_found=tuple(found), tickets_saved=tuple(saved))
+            free = shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+        return f" ({free / (1024 * 1024):.1f} MB free on that filesystem)"
+    return ""
+
+
+__all__ = ["AgentRequest", "AgentResult", "AgentRunner", "Launcher", "PreparedRun", "progress_of"]

@@ -6,12 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claude_pm.cli.guard import with_settings
 from claude_pm.cli.output import error, print_json
 
 if TYPE_CHECKING:
     from claude_pm.agents.definition import AgentDefinition
     from claude_pm.agents.parsing import Problem
     from claude_pm.agents.registry import AgentRegistry
+    from claude_pm.config import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -73,29 +75,21 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _registry(args: argparse.Namespace) -> AgentRegistry | None:
+def _registry(settings: Settings) -> AgentRegistry:
     from claude_pm.agents.registry import AgentRegistry
-    from claude_pm.config import load_settings
-    from claude_pm.errors import ClaudePMError
 
-    try:
-        settings = load_settings(project_root=getattr(args, "project", None))
-    except ClaudePMError as e:
-        error(e.message)
-        return None
     return AgentRegistry.from_settings(settings)
 
 
-def list_command(args: argparse.Namespace) -> int:
+@with_settings
+def list_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.agents.definition import Tier
-    from claude_pm.tools.discover import discovery_result
+    from claude_pm.tools.results import discovery_result
 
-    registry = _registry(args)
-    if registry is None:
-        return 2
+    registry = _registry(settings)
     discovery = registry.discover(args.specialization, include_custom=not args.core_only)
     if args.json:
-        print_json(discovery_result(discovery))
+        print_json(discovery_result(discovery, settings.default_backend))
         return 0
     from rich import box
     from rich.console import Console
@@ -139,12 +133,12 @@ def _summary(text: str, limit: int = 110) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def definition_dict(d: AgentDefinition) -> dict[str, Any]:
+def definition_dict(d: AgentDefinition, default_backend: str) -> dict[str, Any]:
     """Every field of a merged definition and where it came from (the discovery entry, and more)."""
-    from claude_pm.tools.discover import agent_entry
+    from claude_pm.tools.results import agent_entry
 
     return {
-        **agent_entry(d),
+        **agent_entry(d, d.backend or default_backend),
         "tools": list(d.tools) if d.tools is not None else None,
         "context_keys": list(d.context_keys),
         "visible_context_keys": list(d.visible_context_keys()),
@@ -158,18 +152,10 @@ def definition_dict(d: AgentDefinition) -> dict[str, Any]:
     }
 
 
-def show_command(args: argparse.Namespace) -> int:
-    from claude_pm.errors import AgentNotFound
-
-    registry = _registry(args)
-    if registry is None:
-        return 2
-    try:
-        definition = registry.get(args.name)
-    except AgentNotFound as e:
-        error(e.message)
-        return 1
-    data = definition_dict(definition)
+@with_settings
+def show_command(args: argparse.Namespace, settings: Settings) -> int:
+    definition = _registry(settings).get(args.name)
+    data = definition_dict(definition, settings.default_backend)
     if args.json:
         print_json(data)
         return 0
@@ -197,10 +183,9 @@ def show_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_command(args: argparse.Namespace) -> int:
-    registry = _registry(args)
-    if registry is None:
-        return 2
+@with_settings
+def check_command(args: argparse.Namespace, settings: Settings) -> int:
+    registry = _registry(settings)
     problems, warnings = registry.problems(), registry.warnings()
     files, agents = registry.files(), registry.agents()
     failed = bool(problems) or (args.strict and bool(warnings))
@@ -274,21 +259,15 @@ PERFORMANCE:, REFACTOR: or FEATURE:, so claude-pm files it as a ticket. End with
 """
 
 
-def new_command(args: argparse.Namespace) -> int:
+@with_settings
+def new_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.agents.definition import Tier
     from claude_pm.agents.fields import NAME_PATTERN
     from claude_pm.agents.parsing import parse_agent_text
-    from claude_pm.config import load_settings
-    from claude_pm.errors import ClaudePMError
 
     name = args.name
     if not NAME_PATTERN.fullmatch(name):
         error(f"{name!r} is not a valid agent name: use lowercase letters, digits and hyphens.")
-        return 2
-    try:
-        settings = load_settings(project_root=getattr(args, "project", None))
-    except ClaudePMError as e:
-        error(e.message)
         return 2
     target = settings.project_agents_dir / f"{name}.md"
     if target.exists() and not args.force:
@@ -312,14 +291,13 @@ def new_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_command(args: argparse.Namespace) -> int:
+@with_settings
+def export_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.agents.definition import Tier
     from claude_pm.agents.fields import render_definition
     from claude_pm.agents.registry import AgentRegistry
 
-    registry = _registry(args)
-    if registry is None:
-        return 2
+    registry = _registry(settings)
     if args.all:
         chosen = registry.agents()
     else:  # the shipped definitions, even those a project or user file overrides

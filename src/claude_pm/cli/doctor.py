@@ -11,9 +11,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from claude_pm.cli.output import error, print_json
+from claude_pm.cli.guard import with_settings
+from claude_pm.cli.output import print_json
+
+if TYPE_CHECKING:
+    from claude_pm.config import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -72,11 +76,10 @@ def _claude_code_cli() -> str | None:
     return None
 
 
-def _project(args: argparse.Namespace) -> dict[str, Any]:
+def _project(settings: Settings) -> dict[str, Any]:
+    from claude_pm.agents.backends import unavailable_reason
     from claude_pm.agents.registry import AgentRegistry
-    from claude_pm.config import load_settings
 
-    settings = load_settings(project_root=args.project)
     registry = AgentRegistry.from_settings(settings)
     agents = registry.agents()
     return {
@@ -85,21 +88,22 @@ def _project(args: argparse.Namespace) -> dict[str, Any]:
         "state_db_exists": settings.db_path.exists(),
         "memory_enforcement_setting": settings.memory_enforcement,
         "agents": len(agents),
-        "runnable_agents": sorted(a.agent_type for a in agents if a.backend == "command"),
+        "default_backend": settings.default_backend,
+        "runnable_agents": sorted(
+            a.agent_type
+            for a in agents
+            if unavailable_reason(a.backend or settings.default_backend) is None
+        ),
         "agent_problems": [p.to_dict() for p in registry.problems()],
         "user_agents_dir": str(settings.user_agents_dir),
     }
 
 
-def doctor_command(args: argparse.Namespace) -> int:
+@with_settings
+def doctor_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm._version import __version__
-    from claude_pm.errors import ClaudePMError
 
-    try:
-        project = _project(args)
-    except ClaudePMError as e:
-        error(e.message)
-        return 2
+    project = _project(settings)
     report: dict[str, Any] = {
         "claude_pm": __version__,
         "python": f"{platform.python_version()} ({sys.executable})",

@@ -6,9 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from claude_pm.cli.guard import EXIT_BAD_INPUT, with_settings
 from claude_pm.cli.output import error, print_json
+
+if TYPE_CHECKING:
+    from claude_pm.config import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -68,20 +72,14 @@ def _context(args: argparse.Namespace) -> dict[str, Any] | None:
     return context
 
 
-def run_command(args: argparse.Namespace) -> int:
-    from claude_pm.config import load_settings
-    from claude_pm.errors import ClaudePMError
+@with_settings
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.tools.handler import ClaudeToolHandler
 
     task = sys.stdin.read() if args.task == "-" else args.task
     context = _context(args)
     if context is None:
-        return 2
-    try:
-        settings = load_settings(project_root=args.project)
-    except ClaudePMError as e:
-        error(e.message)
-        return 2
+        return EXIT_BAD_INPUT
     context.setdefault("project_root", str(settings.project_root))
     params: dict[str, Any] = {
         "agent_type": args.agent,
@@ -102,7 +100,7 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         _print_summary(result)
     if "status" not in result:
-        return 2
+        return EXIT_BAD_INPUT
     return 0 if result.get("success") else 1
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.agents.runs import RunStatus
+from claude_pm.cli.guard import EXIT_BAD_INPUT, with_settings
 from claude_pm.cli.output import error, print_json
 
 if TYPE_CHECKING:
     from claude_pm.agents.runs import RunRecord, RunStore
+    from claude_pm.config import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -36,21 +38,14 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=show_command)
 
 
-def _store(args: argparse.Namespace) -> RunStore | None:
+def _store(settings: Settings) -> RunStore | None:
     from claude_pm.agents.runs import RunStore
-    from claude_pm.config import load_settings
-    from claude_pm.errors import ClaudePMError
     from claude_pm.state import Database
 
-    try:
-        settings = load_settings(project_root=args.project)
-        if not settings.db_path.exists():
-            error(f"no runs recorded yet in {settings.db_path}")
-            return None
-        return RunStore(Database(settings.db_path))
-    except ClaudePMError as e:
-        error(e.message)
+    if not settings.db_path.exists():
+        error(f"no runs recorded yet in {settings.db_path}")
         return None
+    return RunStore(Database(settings.db_path))
 
 
 def _as_dict(run: RunRecord) -> dict[str, Any]:
@@ -61,10 +56,11 @@ def _as_dict(run: RunRecord) -> dict[str, Any]:
     return data
 
 
-def list_command(args: argparse.Namespace) -> int:
-    store = _store(args)
+@with_settings
+def list_command(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
     if store is None:
-        return 2
+        return EXIT_BAD_INPUT
     store.mark_abandoned()
     agent = args.agent.replace("-", "_").lower() if args.agent else None
     status = RunStatus(args.status) if args.status else None
@@ -96,10 +92,11 @@ def list_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_command(args: argparse.Namespace) -> int:
-    store = _store(args)
+@with_settings
+def show_command(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
     if store is None:
-        return 2
+        return EXIT_BAD_INPUT
     store.mark_abandoned()
     run = store.get(args.run_id)
     if run is None:

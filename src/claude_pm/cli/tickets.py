@@ -12,17 +12,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claude_pm.cli.guard import with_settings
 from claude_pm.cli.output import error, print_json
+from claude_pm.tickets.export import ExportFormat
+from claude_pm.tickets.model import Priority, TicketStatus, TicketType
 
 if TYPE_CHECKING:
     from claude_pm.config import Settings
     from claude_pm.tickets.model import StoredTicket, Ticket
     from claude_pm.tickets.store import TicketStore
 
-_STATUSES = ("open", "in_progress", "done", "wont_fix")
-_TYPES = ("task", "bug", "feature", "security", "performance", "refactor")
-_PRIORITIES = ("high", "medium", "low")
-_FORMATS = ("markdown", "json", "csv")
+_STATUSES = tuple(s.value for s in TicketStatus)
+_TYPES = tuple(t.value for t in TicketType)
+_PRIORITIES = tuple(p.value for p in Priority)
+_FORMATS = tuple(f.value for f in ExportFormat)
 
 
 def register(subparsers: Any) -> None:
@@ -110,33 +113,11 @@ def _help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int
     return show_help
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    from claude_pm.config import load_settings
-
-    return load_settings(project_root=getattr(args, "project", None))
-
-
 def _store(settings: Settings) -> TicketStore:
     from claude_pm.state import Database
     from claude_pm.tickets.store import TicketStore
 
     return TicketStore(Database(settings.db_path))
-
-
-def _guarded(body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    from claude_pm.errors import ClaudePMError, InvalidInput
-
-    try:
-        return body(args)
-    except InvalidInput as e:
-        error(e.message)
-        return 2
-    except ClaudePMError as e:
-        error(e.message)
-        return 1
-    except OSError as e:
-        error(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
-        return 1
 
 
 def _console() -> Any:
@@ -182,47 +163,41 @@ def _print_ticket(ticket: StoredTicket) -> None:
         console.print(escape(ticket.context))
 
 
-def list_command(args: argparse.Namespace) -> int:
-    def body(args: argparse.Namespace) -> int:
-        tickets = _store(_settings(args)).find(
-            status=args.status, ticket_type=args.type, priority=args.priority, limit=args.limit
+@with_settings
+def list_command(args: argparse.Namespace, settings: Settings) -> int:
+    tickets = _store(settings).find(
+        status=args.status, ticket_type=args.type, priority=args.priority, limit=args.limit
+    )
+    if args.json:
+        print_json([t.to_dict() for t in tickets])
+    else:
+        _print_table(tickets)
+    return 0
+
+
+@with_settings
+def show_command(args: argparse.Namespace, settings: Settings) -> int:
+    ticket = _store(settings).get(args.id)
+    if args.json:
+        print_json(ticket.to_dict())
+    else:
+        _print_ticket(ticket)
+    return 0
+
+
+@with_settings
+def update_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.status is None and args.priority is None:
+        error("nothing to change: give --status and/or --priority")
+        return 2
+    ticket = _store(settings).update(args.id, status=args.status, priority=args.priority)
+    if args.json:
+        print_json(ticket.to_dict())
+    else:
+        _console().print(
+            f"{ticket.id} is now {ticket.status.value}, priority {ticket.priority.value}."
         )
-        if args.json:
-            print_json([t.to_dict() for t in tickets])
-        else:
-            _print_table(tickets)
-        return 0
-
-    return _guarded(body, args)
-
-
-def show_command(args: argparse.Namespace) -> int:
-    def body(args: argparse.Namespace) -> int:
-        ticket = _store(_settings(args)).get(args.id)
-        if args.json:
-            print_json(ticket.to_dict())
-        else:
-            _print_ticket(ticket)
-        return 0
-
-    return _guarded(body, args)
-
-
-def update_command(args: argparse.Namespace) -> int:
-    def body(args: argparse.Namespace) -> int:
-        if args.status is None and args.priority is None:
-            error("nothing to change: give --status and/or --priority")
-            return 2
-        ticket = _store(_settings(args)).update(args.id, status=args.status, priority=args.priority)
-        if args.json:
-            print_json(ticket.to_dict())
-        else:
-            _console().print(
-                f"{ticket.id} is now {ticket.status.value}, priority {ticket.priority.value}."
-            )
-        return 0
-
-    return _guarded(body, args)
+    return 0
 
 
 def _extract(args: argparse.Namespace, settings: Settings) -> list[Ticket]:
@@ -246,89 +221,80 @@ def _extract(args: argparse.Namespace, settings: Settings) -> list[Ticket]:
     return extract_path(path, args.agent, file=label)
 
 
-def extract_command(args: argparse.Namespace) -> int:
-    def body(args: argparse.Namespace) -> int:
-        settings = _settings(args)
-        tickets = _extract(args, settings)
-        rows: list[dict[str, Any]]
+@with_settings
+def extract_command(args: argparse.Namespace, settings: Settings) -> int:
+    tickets = _extract(args, settings)
+    rows: list[dict[str, Any]]
+    if args.store:
+        rows = [s.to_dict() for s in _store(settings).save(tickets, source_run=args.run)]
+    else:
+        rows = [t.to_dict() for t in tickets]
+    if args.json:
+        print_json(rows)
+        return 0
+    console = _console()
+    for row in rows:
+        prefix = ""
         if args.store:
-            rows = [s.to_dict() for s in _store(settings).save(tickets, source_run=args.run)]
-        else:
-            rows = [t.to_dict() for t in tickets]
+            prefix = row["id"] + (" (seen before) " if row["duplicate"] else " ")
+        console.print(
+            f"{prefix}[{row['type']}/{row['priority']}] {row['title']} (line {row['line']})",
+            markup=False,
+        )
+    new = sum(1 for r in rows if not r.get("duplicate", False))
+    summary = f"{len(rows)} ticket(s) found"
+    if args.store:
+        summary += f", {new} new, {len(rows) - new} already known"
+    console.print(summary + ".")
+    return 0
+
+
+@with_settings
+def export_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.tickets import export
+
+    tickets = _store(settings).find(
+        status=args.status, ticket_type=args.type, priority=args.priority
+    )
+    if args.format == "markdown":
+        directory = args.output or settings.project_root / "tickets"
+        written = export.export_markdown(tickets, directory)
+        sys.stderr.write(f"wrote {len(written)} ticket file(s) to {directory}\n")
+        return 0
+    text = export.to_json(tickets) if args.format == "json" else export.to_csv(tickets)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8", newline="")
+        sys.stderr.write(f"wrote {len(tickets)} ticket(s) to {args.output}\n")
+    return 0
+
+
+@with_settings
+def push_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.tickets.github import DEFAULT_API_URL, GitHubSink
+    from claude_pm.tickets.sinks import push_tickets
+
+    store = _store(settings)
+    tickets = store.find(status=args.status, ticket_type=args.type, priority=args.priority)
+    pending = [t for t in tickets if not t.external_url]
+    if args.dry_run:
         if args.json:
-            print_json(rows)
-            return 0
+            print_json([t.id for t in pending])
+        else:
+            _console().print(f"would push {len(pending)} ticket(s) to {args.repo}.")
+        return 0
+    sink = GitHubSink(
+        args.repo,
+        settings.environ.get("GITHUB_TOKEN", ""),
+        api_url=args.api_url or DEFAULT_API_URL,
+    )
+    results = push_tickets(store, sink, pending)
+    if args.json:
+        print_json([{"id": r.id, "external_url": r.external_url} for r in results])
+    else:
         console = _console()
-        for row in rows:
-            prefix = ""
-            if args.store:
-                prefix = row["id"] + (" (seen before) " if row["duplicate"] else " ")
-            console.print(
-                f"{prefix}[{row['type']}/{row['priority']}] {row['title']} (line {row['line']})",
-                markup=False,
-            )
-        new = sum(1 for r in rows if not r.get("duplicate", False))
-        summary = f"{len(rows)} ticket(s) found"
-        if args.store:
-            summary += f", {new} new, {len(rows) - new} already known"
-        console.print(summary + ".")
-        return 0
-
-    return _guarded(body, args)
-
-
-def export_command(args: argparse.Namespace) -> int:
-    def body(args: argparse.Namespace) -> int:
-        from claude_pm.tickets import export
-
-        settings = _settings(args)
-        tickets = _store(settings).find(
-            status=args.status, ticket_type=args.type, priority=args.priority
-        )
-        if args.format == "markdown":
-            directory = args.output or settings.project_root / "tickets"
-            written = export.export_markdown(tickets, directory)
-            sys.stderr.write(f"wrote {len(written)} ticket file(s) to {directory}\n")
-            return 0
-        text = export.to_json(tickets) if args.format == "json" else export.to_csv(tickets)
-        if args.output is None:
-            sys.stdout.write(text)
-        else:
-            Path(args.output).write_text(text, encoding="utf-8", newline="")
-            sys.stderr.write(f"wrote {len(tickets)} ticket(s) to {args.output}\n")
-        return 0
-
-    return _guarded(body, args)
-
-
-def push_command(args: argparse.Namespace) -> int:
-    def body(args: argparse.Namespace) -> int:
-        from claude_pm.tickets.github import DEFAULT_API_URL, GitHubSink
-        from claude_pm.tickets.sinks import push_tickets
-
-        settings = _settings(args)
-        store = _store(settings)
-        tickets = store.find(status=args.status, ticket_type=args.type, priority=args.priority)
-        pending = [t for t in tickets if not t.external_url]
-        if args.dry_run:
-            if args.json:
-                print_json([t.id for t in pending])
-            else:
-                _console().print(f"would push {len(pending)} ticket(s) to {args.repo}.")
-            return 0
-        sink = GitHubSink(
-            args.repo,
-            settings.environ.get("GITHUB_TOKEN", ""),
-            api_url=args.api_url or DEFAULT_API_URL,
-        )
-        results = push_tickets(store, sink, pending)
-        if args.json:
-            print_json([{"id": r.id, "external_url": r.external_url} for r in results])
-        else:
-            console = _console()
-            for r in results:
-                console.print(f"{r.id} -> {r.external_url}", markup=False)
-            console.print(f"pushed {len(results)} ticket(s) to {args.repo}.")
-        return 0
-
-    return _guarded(body, args)
+        for r in results:
+            console.print(f"{r.id} -> {r.external_url}", markup=False)
+        console.print(f"pushed {len(results)} ticket(s) to {args.repo}.")
+    return 0

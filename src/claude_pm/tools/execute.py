@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from claude_pm.process import ProcessEvent
 from claude_pm.tools.results import agent_result
 from claude_pm.tools.services import CallOptions, ToolServices
 
-#: Memory samples become progress notifications at most this often.
+#: Memory readings become progress notifications at most this often.
 PROGRESS_INTERVAL_S = 1.0
 
 
@@ -17,7 +16,8 @@ def execute_agent_subprocess(
     services: ToolServices, args: dict[str, Any], call: CallOptions
 ) -> dict[str, Any]:
     """Run the agent named by ``args['agent_type']``; the result carries status and measurements."""
-    from claude_pm.agents.runner import AgentRequest, AgentRunner
+    from claude_pm.agents.runner import AgentRunner
+    from claude_pm.agents.values import AgentRequest, RunProgress
 
     request = AgentRequest(
         agent_type=args["agent_type"],
@@ -33,17 +33,21 @@ def execute_agent_subprocess(
     last_progress = [0.0]
     started = time.monotonic()
 
-    def on_event(event: ProcessEvent) -> None:
+    def on_progress(progress: RunProgress) -> None:
         now = time.monotonic()
-        if event.kind == "sample" and now - last_progress[0] < PROGRESS_INTERVAL_S:
+        if progress.kind == "sample" and now - last_progress[0] < PROGRESS_INTERVAL_S:
             return
         last_progress[0] = now
-        message = event.message
-        if event.kind == "sample":
-            rss_mb = float(event.data.get("rss_bytes", 0)) / (1024 * 1024)
-            count = event.data.get("process_count", 0)
-            message = f"running, {rss_mb:.1f} MB in {count} process(es)"
+        message = progress.message
+        if progress.kind == "sample":
+            rss_mb = (progress.rss_bytes or 0) / (1024 * 1024)
+            message = f"running, {rss_mb:.1f} MB in {progress.process_count or 0} process(es)"
         call.progress(f"{request.agent_type}: {message}", now - started, timeout_s)
 
-    result = runner.run(request, cancel=call.cancel, on_event=on_event)
-    return agent_result(result)
+    result = runner.run(request, cancel=call.cancel, on_progress=on_progress)
+    settings = services.settings
+    return agent_result(
+        result,
+        max_report_bytes=settings.max_report_bytes,
+        max_tickets_listed=settings.max_tickets_listed,
+    )

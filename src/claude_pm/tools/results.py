@@ -1,14 +1,33 @@
-"""Turn service values and errors into the dicts the tools return, in one place."""
+"""Every dict a tool returns is made here, from the services' values.
+
+The calling model pays for every byte of a result, so results are bounded:
+an agent's report is capped at ``max_report_bytes`` (its end: the final
+report; the whole output stays in the run's logs, and ``read_more`` says how
+to get it), and ticket lists name at most ``max_tickets_listed`` distinct ids
+(the ``*_count`` fields count them all).
+
+Ticket fields are the same in every tool: ``tickets_found`` (findings in the
+text), ``tickets_created`` (ids of tickets new to the store) with
+``tickets_created_count``, and ``duplicate_tickets`` (ids of tickets that
+were already on file and were counted again) with ``duplicate_tickets_count``.
+``created_tickets`` and ``ticket_details`` exist for compatibility with the
+reference design of ``create_tickets_from_output``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from claude_pm.agents.backends import unavailable_reason
 from claude_pm.errors import ClaudePMError
 
 if TYPE_CHECKING:
-    from claude_pm.agents.runner import AgentResult
+    from claude_pm.agents.definition import AgentDefinition
+    from claude_pm.agents.registry import Discovery
+    from claude_pm.agents.values import AgentResult
+    from claude_pm.tickets.model import Ticket
+    from claude_pm.tickets.store import SavedTicket
 
 
 def error_result(
@@ -17,17 +36,17 @@ def error_result(
     """``{"error": message, "error_type", "error_details", "success": False}`` for any failure.
 
     The reference design's ``agent_type`` and ``task_description`` are echoed
-    for ``execute_agent_subprocess`` so callers can tell which call failed.
+    (cut short) for ``execute_agent_subprocess`` so callers can tell which call failed.
     """
     if isinstance(error, ClaudePMError):
         message = error.message
         details = error.to_dict()
     else:
         message = (
-            f"Internal error in {tool_name}: {type(error).__name__}: {error}. "
+            f"Internal error in {tool_name}: {type(error).__name__}: {str(error)[:300]}. "
             "This is a claude-pm bug; the log has the traceback."
         )
-        details = {"type": type(error).__name__, "message": str(error)}
+        details = {"type": type(error).__name__, "message": str(error)[:300]}
     result: dict[str, Any] = {
         "success": False,
         "error": message,
@@ -38,21 +57,47 @@ def error_result(
     if tool_name == "execute_agent_subprocess" and isinstance(parameters, Mapping):
         for key in ("agent_type", "task_description"):
             if isinstance(parameters.get(key), str):
-                result[key] = parameters[key]
+                result[key] = parameters[key][:200]
     return result
 
 
-def agent_result(result: AgentResult) -> dict[str, Any]:
+def _capped_text(text: str, max_bytes: int) -> tuple[str, bool]:
+    """The last ``max_bytes`` of ``text`` (in UTF-8), cut at a character boundary."""
+    data = text.encode("utf-8", errors="replace")
+    if len(data) <= max_bytes:
+        return text, False
+    return data[-max_bytes:].decode("utf-8", errors="ignore"), True
+
+
+def ticket_fields(saved: Sequence[SavedTicket], max_listed: int) -> dict[str, Any]:
+    """The ticket fields every tool result shares (ids distinct, at most ``max_listed``)."""
+    new = list(dict.fromkeys(s.id for s in saved if not s.duplicate))
+    seen = list(dict.fromkeys(s.id for s in saved if s.duplicate and s.id not in new))
+    return {
+        "tickets_created": new[:max_listed],
+        "tickets_created_count": len(new),
+        "duplicate_tickets": seen[:max_listed],
+        "duplicate_tickets_count": len(seen),
+        "tickets_truncated": len(new) > max_listed or len(seen) > max_listed,
+    }
+
+
+def agent_result(
+    result: AgentResult, *, max_report_bytes: int, max_tickets_listed: int
+) -> dict[str, Any]:
     """The ``execute_agent_subprocess`` result: the reference fields, then claude-pm's own."""
     p = result.process
     memory = result.memory
     peak_mb = round(p.peak_rss_mb, 2)
+    output, output_cut = _capped_text(p.stdout_tail, max_report_bytes)
+    errors, errors_cut = _capped_text(p.stderr_tail, max_report_bytes)
+    report = result.report
     out: dict[str, Any] = {
         "success": result.success,
         "agent_type": result.definition.agent_type,
         "task_description": result.task_description,
-        "output": p.stdout_tail,
-        "errors": p.stderr_tail or None,
+        "output": output,
+        "errors": errors or None,
         "execution_time_seconds": round(p.wall_time_s, 3),
         "memory_usage": {
             "rss_mb": peak_mb,
@@ -64,7 +109,7 @@ def agent_result(result: AgentResult) -> dict[str, Any]:
             "critical_mb": memory.effective_critical_mb,
             "enforcement": p.enforcement.value,
         },
-        "tickets_created": [t.id for t in result.tickets_saved if not t.duplicate],
+        "tickets_created": [],
         "exit_code": p.exit_code,
         "status": p.status.value,
         "signal": p.signal,
@@ -74,28 +119,103 @@ def agent_result(result: AgentResult) -> dict[str, Any]:
         "timeout_seconds": result.timeout_s,
         "events": [e.to_dict() for e in p.events],
         "run_id": result.run_id,
+        "backend": report.backend if report is not None else result.backend,
+        "model": report.model if report is not None else None,
+        "usage": dict(report.usage) if report is not None else None,
+        "cost_usd": report.cost_usd if report is not None else None,
+        "turns": report.turns if report is not None else None,
+        "session_id": report.session_id if report is not None else None,
+        "stop_reason": report.stop_reason if report is not None else None,
         "log_paths": {
             "stdout": str(p.stdout_path),
             "stderr": str(p.stderr_path),
             "run_dir": str(result.run_dir),
         },
-        "output_truncated": p.stdout_truncated,
-        "errors_truncated": p.stderr_truncated,
+        "output_truncated": output_cut or p.stdout_truncated,
+        "errors_truncated": errors_cut or p.stderr_truncated,
         "tickets_found": len(result.tickets_found),
-        "duplicate_tickets": [t.id for t in result.tickets_saved if t.duplicate],
+        **ticket_fields(result.tickets_saved, max_tickets_listed),
         "agent": {
             "name": result.definition.name,
             "tier": result.definition.tier.value,
             "source_file": str(result.definition.source_path)
             if result.definition.source_path
             else None,
-            "backend": result.definition.backend,
+            "backend": result.backend,
         },
     }
+    if out["output_truncated"]:
+        out["read_more"] = (
+            f"output is the last {max_report_bytes} bytes; the whole report is in "
+            f"{p.stdout_path} (claude-pm runs show {result.run_id})"
+        )
     if not result.success:
         out["error"] = result.summary()
-    if result.ticket_error:
-        out["ticket_error"] = result.ticket_error
-    if result.record_error:
-        out["record_error"] = result.record_error
+    for key in ("ticket_error", "record_error", "report_error"):
+        value = getattr(result, key)
+        if value:
+            out[key] = value
     return out
+
+
+def tickets_result(
+    found: Sequence[Ticket],
+    saved: Sequence[SavedTicket],
+    *,
+    auto_create: bool,
+    max_tickets_listed: int,
+) -> dict[str, Any]:
+    """The ``create_tickets_from_output`` result (lists bounded by ``max_tickets_listed``)."""
+    details = [t.to_dict() for t in found[:max_tickets_listed]]
+    stored = [s.to_dict() for s in saved[:max_tickets_listed]]
+    return {
+        "success": True,
+        "tickets_found": len(found),
+        **ticket_fields(saved, max_tickets_listed),
+        "auto_create_enabled": auto_create,
+        "ticket_details": details,
+        "created_tickets": stored,
+        "details_truncated": len(found) > max_tickets_listed,
+    }
+
+
+def agent_entry(definition: AgentDefinition, backend: str) -> dict[str, Any]:
+    """One agent as ``available_agents`` lists it; ``runnable``: its backend works here."""
+    reason = unavailable_reason(backend)
+    return {
+        "type": definition.agent_type,
+        "name": definition.name,
+        "description": definition.description,
+        "specializations": list(definition.specializations),
+        "custom": definition.custom,
+        "tier": str(definition.tier),
+        "source_file": str(definition.source_path) if definition.source_path else None,
+        "model": definition.model,
+        "backend": backend,
+        "runnable": reason is None,
+        "unavailable_reason": reason,
+        "shadows": [str(p) for p in definition.shadows],
+    }
+
+
+def discovery_result(discovery: Discovery, default_backend: str) -> dict[str, Any]:
+    """The tool result for a discovery (also what ``claude-pm agents list --json`` prints).
+
+    Each agent's ``backend`` is the one that would run it: its definition's
+    pin, else ``default_backend``.
+    """
+    entries: Iterable[dict[str, Any]] = (
+        agent_entry(d, d.backend or default_backend) for d in discovery.agents
+    )
+    result: dict[str, Any] = {
+        "success": True,
+        "available_agents": list(entries),
+        "total_count": len(discovery.agents),
+        "specialization_filter": discovery.specialization_filter,
+        "includes_custom": discovery.includes_custom,
+        "problems": [p.to_dict() for p in discovery.problems],
+        "warnings": [p.to_dict() for p in discovery.warnings],
+    }
+    if discovery.known_specializations is not None:
+        result["known_specializations"] = list(discovery.known_specializations)
+    return result
