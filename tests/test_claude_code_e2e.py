@@ -45,7 +45,7 @@ from fakes.claude_code_api import (
 from fakes.messages_api import Scripted, message, text, tool_use
 from waiting import alive, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.claude_code]
 
 DEADLINE_S = 30.0
 

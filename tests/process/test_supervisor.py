@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import resource
+import os
 import signal
 import sys
 import threading
+import tracemalloc
 from pathlib import Path
 
 from process_snippets import RunSnippet, wait_until
@@ -18,6 +19,7 @@ from claude_pm.process import (
     Supervisor,
     run_process,
 )
+from claude_pm.process.memory import rss_bytes
 
 
 def test_completed_run_reports_output_and_measures(run_snippet: RunSnippet) -> None:
@@ -70,17 +72,25 @@ def test_tail_cut_inside_a_character_is_replaced_not_an_error(run_snippet: RunSn
 
 
 def test_huge_output_does_not_grow_the_orchestrator(run_snippet: RunSnippet) -> None:
-    before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = run_snippet(
-        "import sys\nchunk = b'x' * 1023 + b'\\n'\n"
-        "for _ in range(50 * 1024): sys.stdout.buffer.write(chunk)"
-    )
-    growth_bytes = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb) * 1024
+    """Measured as memory in use now (traced allocations, current RSS), not a high-water mark:
+    ``ru_maxrss`` after an earlier, larger peak could never show the growth."""
+    rss_before = rss_bytes(os.getpid())
+    tracemalloc.start()
+    try:
+        result = run_snippet(
+            "import sys\nchunk = b'x' * 1023 + b'\\n'\n"
+            "for _ in range(50 * 1024): sys.stdout.buffer.write(chunk)"
+        )
+        _, traced_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    rss_growth = rss_bytes(os.getpid()) - rss_before
 
     assert result.status is ProcessStatus.COMPLETED
     assert result.stdout_path.stat().st_size == 50 * 1024 * 1024
     assert result.stdout_truncated and len(result.stdout_tail) == 64 * 1024
-    assert growth_bytes < 10 * 1024 * 1024
+    assert traced_peak < 4 * 1024 * 1024, "the supervisor held output in memory"
+    assert rss_growth < 10 * 1024 * 1024
 
 
 def test_stdin_data_reaches_the_child(run_snippet: RunSnippet) -> None:

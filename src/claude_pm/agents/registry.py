@@ -140,9 +140,6 @@ class AgentRegistry:
             raise AgentNotFound(str(agent_type), list(snapshot.winners))
         return definition
 
-    def agent_types(self) -> list[str]:
-        return list(self._current().winners)
-
     def problems(self) -> list[Problem]:
         """Errors: one for each file that was not loaded, with the reason."""
         return list(self._current().problems)

@@ -303,10 +303,6 @@ class RunGroups:
         prefix = "cgroup_v2" if self.v2 else "cgroup_v1"
         return [f"{prefix}:{c}" for c in self.dirs]
 
-    @property
-    def has_memory(self) -> bool:
-        return self.v2 or "memory" in self.dirs
-
     def pids(self) -> set[int]:
         """Every process in the run's groups (the child joined all of them, so one is read)."""
         for controller in ("unified", "pids", "memory", "freezer"):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from claude_pm.cancel import CancelToken
 from claude_pm.config import Settings
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ ProgressCallback = Callable[[str, float | None, float | None], None]
 class CallOptions:
     """Per-call controls from the entry point: cancellation and progress reporting."""
 
-    cancel: threading.Event | None = None
+    cancel: CancelToken | None = None
     on_progress: ProgressCallback | None = None
 
     def progress(self, message: str, done: float | None = None, total: float | None = None) -> None:
