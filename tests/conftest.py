@@ -97,6 +97,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CLAUDE_PM_USER_AGENTS_DIR", str(home / ".claude" / "agents"))
     monkeypatch.delenv("CLAUDE_PM_PROJECT_ROOT", raising=False)
     monkeypatch.delenv("CLAUDE_PM_STATE_DIR", raising=False)
+    # Many tests' agents report their own pids so the test can watch them die; inside a
+    # sandbox's PID namespace those are not the host's pids. The sandbox is tested on its
+    # own (tests/process/test_sandbox.py, marker ``sandbox``), with it switched on.
+    monkeypatch.setenv("CLAUDE_PM_SANDBOX", "off")
     return home
 
 

@@ -121,7 +121,11 @@ def claude_code(
     With a prompt the session runs in print mode; without one it streams JSON.
     """
     config = tmp_path / "mcp.json"
-    server_env = {"PYTHONPATH": str(Path(claude_pm.__file__).resolve().parents[1])}
+    # The sleeper agents report host pids for the test to watch: no PID namespace (conftest).
+    server_env = {
+        "PYTHONPATH": str(Path(claude_pm.__file__).resolve().parents[1]),
+        "CLAUDE_PM_SANDBOX": "off",
+    }
     config.write_text(
         json.dumps(
             {

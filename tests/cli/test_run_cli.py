@@ -17,6 +17,7 @@ from waiting import alive, wait_for
 
 def cli(project: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_PM_")}
+    env["CLAUDE_PM_SANDBOX"] = "off"  # the agent reports host pids (see conftest)
     env["CLAUDE_PM_USER_AGENTS_DIR"] = str(project / "no-user-agents")
     return subprocess.run(
         [sys.executable, "-m", "claude_pm", "--project", str(project), *args],
@@ -89,6 +90,7 @@ time.sleep(120)
 def test_signal_to_the_cli_kills_the_agent_tree_and_records_the_run(project, write_agent, signum):
     write_agent("family", FAMILY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_PM_")}
+    env["CLAUDE_PM_SANDBOX"] = "off"  # the agent reports host pids (see conftest)
     proc = subprocess.Popen(
         [sys.executable, "-m", "claude_pm", "--project", str(project), "run", "family", "x"],
         stdout=subprocess.PIPE,

@@ -21,7 +21,6 @@ only.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Mapping
@@ -190,6 +189,8 @@ class Handoff:
             raise ValueError(f"the context cannot be carried as JSON: {e}") from e
         if len(context_json) > INLINE_CONTEXT_MAX_BYTES:
             return None
+        import base64  # orchestrator side only: the child never needs it
+
         encoded = base64.b64encode(context_json.encode("utf-8")).decode("ascii")
         return encoded if len(encoded) <= INLINE_CONTEXT_MAX_BYTES else None
 

@@ -44,7 +44,7 @@ from claude_pm.agents.values import (
     RunProgress,
 )
 from claude_pm.cancel import CancelToken
-from claude_pm.config import MemoryEnforcement, Settings
+from claude_pm.config import MemoryEnforcement, SandboxMode, Settings
 from claude_pm.context import (
     build_environment,
     check_file_paths,
@@ -64,6 +64,7 @@ from claude_pm.process import (
     ProcessResult,
     ProcessSpec,
     ProcessStatus,
+    SandboxSpec,
     default_supervisor,
 )
 from claude_pm.state import Database
@@ -209,8 +210,27 @@ class AgentRunner:
             run_dir=run_dir,
             timeout_s=timeout_s,
             memory=memory,
+            sandbox=self._sandbox(backend, root, run_dir),
         )
         return PreparedRun(run_id, definition, request, backend, handoff, spec)
+
+    def _sandbox(self, backend: str, root: Path, run_dir: Path) -> SandboxSpec | None:
+        """What the run may write and reach in a sandbox, per the sandbox setting.
+
+        The agent writes its project (or its worktree) and its run directory; a
+        backend's own state under the user's home is writable when it declares it.
+        """
+        mode = self.settings.sandbox
+        if mode is SandboxMode.OFF:
+            return None
+        home = self.settings.environ.get("HOME")
+        extra = [Path(home) / name for name in BACKENDS[backend].home_writable] if home else []
+        return SandboxSpec(
+            writable=(root, run_dir, *extra),
+            tmp_dir=run_dir / "tmp",
+            network=self.settings.sandbox_network,
+            required=mode is SandboxMode.REQUIRED,
+        )
 
     def timeout_for(
         self, request: AgentRequest, definition: AgentDefinition | None = None

@@ -23,21 +23,34 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "doctor",
-        help="check what this machine and project offer (memory enforcement, agents, SDKs)",
+        help="check what this machine and project offer (memory enforcement, sandbox, agents)",
         description="Run a tiny supervised process with a memory limit and report which "
-        "enforcement the kernel gave it (cgroup v2, cgroup v1, rlimit or sampling), then "
+        "enforcement the kernel gave it (cgroup v2, cgroup v1, rlimit or sampling) and "
+        "which sandbox held it (bwrap or none, and why none), then "
         "check the project's agents, the state database, and the optional integrations "
         "(MCP and Anthropic SDKs, an API key, a Claude Code CLI). Exits 1 when an agent "
-        "definition fails validation or a supervised run does not complete.",
+        "definition fails validation, a supervised run does not complete, or the sandbox "
+        "setting says required and the machine has none.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=doctor_command)
 
 
-def _supervision() -> dict[str, Any]:
-    from claude_pm.process import MemoryLimits, ProcessSpec, run_process
+def _supervision(settings: Settings) -> dict[str, Any]:
+    from claude_pm.config import SandboxMode
+    from claude_pm.process import (
+        MemoryLimits,
+        ProcessSpec,
+        SandboxSpec,
+        run_process,
+        sandbox_support,
+    )
 
+    support = sandbox_support()
     with tempfile.TemporaryDirectory(prefix="claude-pm-doctor-") as tmp:
+        sandbox = None
+        if settings.sandbox is not SandboxMode.OFF:
+            sandbox = SandboxSpec(writable=(Path(tmp),), required=False)
         spec = ProcessSpec(
             argv=[sys.executable, "-c", "x = bytearray(8 * 1024 * 1024)"],
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
@@ -45,11 +58,16 @@ def _supervision() -> dict[str, Any]:
             run_dir=Path(tmp),
             timeout_s=30,
             memory=MemoryLimits(hard_limit_mb=128),
+            sandbox=sandbox,
         )
         result = run_process(spec)
     return {
         "status": result.status.value,
         "enforcement": result.enforcement.value,
+        "sandbox": result.sandbox.value,
+        "sandbox_setting": settings.sandbox.value,
+        "sandbox_available": support.available,
+        "sandbox_unavailable_reason": support.reason,
         "wall_time_ms": round(result.wall_time_s * 1000, 1),
         "peak_rss_mb": round(result.peak_rss_mb, 1),
         "peak_sources_bytes": dict(result.peak_rss_sources),
@@ -109,7 +127,7 @@ def doctor_command(args: argparse.Namespace, settings: Settings) -> int:
         "python": f"{platform.python_version()} ({sys.executable})",
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "cpus": os.cpu_count(),
-        "supervision": _supervision(),
+        "supervision": _supervision(settings),
         "project": project,
         "integrations": {
             "mcp_sdk": _package("mcp"),
@@ -119,7 +137,14 @@ def doctor_command(args: argparse.Namespace, settings: Settings) -> int:
             "claude_code_cli": _claude_code_cli(),
         },
     }
-    ok = report["supervision"]["status"] == "completed" and not project["agent_problems"]
+    sandbox_missing = (
+        settings.sandbox.value == "required" and not report["supervision"]["sandbox_available"]
+    )
+    ok = (
+        report["supervision"]["status"] == "completed"
+        and not project["agent_problems"]
+        and not sandbox_missing
+    )
     if args.json:
         print_json(report)
         return 0 if ok else 1
@@ -138,6 +163,11 @@ def _print(report: dict[str, Any]) -> None:
     out.print(
         f"supervision: test run {sup['status']} in {sup['wall_time_ms']} ms, memory limit "
         f"enforced by [bold]{sup['enforcement']}[/], peak {sup['peak_rss_mb']} MB"
+    )
+    why = "" if sup["sandbox_available"] else f" ({sup['sandbox_unavailable_reason']})"
+    out.print(
+        f"sandbox: test run in [bold]{sup['sandbox']}[/] (setting {sup['sandbox_setting']})"
+        + escape(why)
     )
     out.print(f"project: {proj['project_root']}", markup=False)
     out.print(

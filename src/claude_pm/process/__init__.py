@@ -5,6 +5,7 @@ This package knows nothing about agents. Give it a :class:`ProcessSpec`, get a
 """
 
 from claude_pm.process.lifecycle import install_signal_handlers, kill_live_trees, request_shutdown
+from claude_pm.process.sandbox import SandboxSpec, protect_orchestrator, sandbox_support
 from claude_pm.process.supervisor import Supervisor, default_supervisor, run_process
 from claude_pm.process.types import (
     Enforcement,
@@ -15,6 +16,7 @@ from claude_pm.process.types import (
     ProcessResult,
     ProcessSpec,
     ProcessStatus,
+    SandboxKind,
 )
 
 __all__ = [
@@ -26,10 +28,14 @@ __all__ = [
     "ProcessResult",
     "ProcessSpec",
     "ProcessStatus",
+    "SandboxKind",
+    "SandboxSpec",
     "Supervisor",
     "default_supervisor",
     "install_signal_handlers",
     "kill_live_trees",
+    "protect_orchestrator",
     "request_shutdown",
     "run_process",
+    "sandbox_support",
 ]

@@ -13,6 +13,7 @@ from claude_pm.process.types import (
     ProcessResult,
     ProcessSpec,
     ProcessStatus,
+    SandboxKind,
 )
 
 
@@ -23,6 +24,7 @@ def spawn_error_result(
     enforcement: Enforcement,
     events: Sequence[ProcessEvent],
     wall_time_s: float,
+    sandbox: SandboxKind = SandboxKind.NONE,
 ) -> ProcessResult:
     """The result of a run whose program never started."""
     return ProcessResult(
@@ -43,6 +45,7 @@ def spawn_error_result(
         stderr_truncated=False,
         events=tuple(events),
         error=error,
+        sandbox=sandbox,
     )
 
 
@@ -58,6 +61,7 @@ def finished_result(
     enforcement: Enforcement,
     events: Sequence[ProcessEvent],
     samples: Sequence[MemorySample],
+    sandbox: SandboxKind = SandboxKind.NONE,
 ) -> ProcessResult:
     """The result of a run that started: status from our reason to stop it, else the exit.
 
@@ -99,4 +103,5 @@ def finished_result(
         events=tuple(events),
         samples=tuple(samples),
         error=error,
+        sandbox=sandbox,
     )

@@ -86,14 +86,15 @@ def spawn(
     *,
     procs_files: list[str],
     rlimit_as_bytes: int | None,
+    argv: list[str] | None = None,
     start_deadline_s: float = 30.0,
 ) -> Started:
-    """Start ``spec.argv``.
+    """Start ``argv`` (default ``spec.argv``) as ``spec`` says.
 
     Raises:
         SpawnFailed: it cannot run (the message says what to fix).
     """
-    argv = [str(a) for a in spec.argv]
+    argv = [str(a) for a in (spec.argv if argv is None else argv)]
     if not argv:
         raise SpawnFailed("empty argv: give at least the program to run")
     if not spec.cwd.is_dir():

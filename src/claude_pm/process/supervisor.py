@@ -16,6 +16,11 @@ The life of a run:
 5. Reap, read peaks, remove the groups. Every exit path, exceptions and
    signals included, goes through 4 and 5 (``lifecycle.py``).
 
+Before its first run, the supervisor makes this process non-dumpable, and a
+spec that asks for a sandbox runs under bubblewrap where the machine has it
+(``sandbox.py``); the result says which held it (``sandbox``), as
+``enforcement`` says which mechanism held the memory limit.
+
 A :class:`Supervisor` owns the shutdown state of the runs it starts; the
 module-level :func:`run_process` uses a default one.
 """
@@ -39,6 +44,7 @@ from claude_pm.process.killing import TreeKiller
 from claude_pm.process.memory import MB, SampleLog, thresholds, tree_rss_bytes
 from claude_pm.process.output import open_logs
 from claude_pm.process.results import finished_result, spawn_error_result
+from claude_pm.process.sandbox import protect_orchestrator, sandbox_env, sandbox_support, wrap_argv
 from claude_pm.process.spawn import spawn
 from claude_pm.process.tree import TOKEN_VARIABLE, TreeTracker
 from claude_pm.process.types import (
@@ -49,6 +55,7 @@ from claude_pm.process.types import (
     ProcessResult,
     ProcessSpec,
     ProcessStatus,
+    SandboxKind,
 )
 
 log = logging.getLogger(__name__)
@@ -146,6 +153,7 @@ class _Run:
         self.cpu_extra_s = 0.0
         self.reason: ProcessStatus | None = None
         self.enforcement = Enforcement.NONE
+        self.sandbox = SandboxKind.NONE
         self.tree_done = False
         self.stdin_thread: threading.Thread | None = None
         self.owner_thread = threading.get_ident()
@@ -168,6 +176,7 @@ class _Run:
     # -- the run --------------------------------------------------------------
 
     def execute(self) -> ProcessResult:
+        protect_orchestrator()
         try:
             stdout, stderr = open_logs(self.spec.run_dir)
         except OSError as e:
@@ -213,10 +222,16 @@ class _Run:
             else:
                 self.enforcement = Enforcement.SAMPLING
             token = os.urandom(16).hex()
-            env = {**spec.env, TOKEN_VARIABLE: token}
+            argv, env = self._sandboxed(list(spec.argv), {**spec.env, TOKEN_VARIABLE: token})
             procs_files = self.groups.procs_files if self.groups else []
             started = spawn(
-                spec, env, stdout, stderr, procs_files=procs_files, rlimit_as_bytes=rlimit
+                spec,
+                env,
+                stdout,
+                stderr,
+                procs_files=procs_files,
+                rlimit_as_bytes=rlimit,
+                argv=argv,
             )
         finally:
             stdout.close()
@@ -249,6 +264,41 @@ class _Run:
                 target=_feed_stdin, args=(child.proc.stdin, spec.stdin_data), daemon=True
             )
             self.stdin_thread.start()
+
+    def _sandboxed(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment under the sandbox the spec asks for, if any.
+
+        Raises:
+            SpawnFailed: the spec requires a sandbox and the machine has none.
+        """
+        wanted = self.spec.sandbox
+        if wanted is None:
+            return argv, env
+        support = sandbox_support()
+        if support.bwrap is None:
+            if wanted.required:
+                raise SpawnFailed(
+                    f"this run requires a sandbox, but {support.reason}; install bubblewrap, or "
+                    "set the sandbox setting to auto or off",
+                    program="bwrap",
+                )
+            self.emit(EventKind.SANDBOX, f"sandbox: none ({support.reason})", sandbox="none")
+            return argv, env
+        if wanted.tmp_dir is not None:
+            try:
+                wanted.tmp_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise SpawnFailed(f"cannot create the run's temporary directory: {e}") from e
+        self.sandbox = SandboxKind.BWRAP
+        self.emit(
+            EventKind.SANDBOX,
+            f"sandbox: bwrap, writable {', '.join(map(str, wanted.writable)) or 'nothing'}, "
+            f"network {'on' if wanted.network else 'off'}",
+            sandbox="bwrap",
+            writable=[str(p) for p in wanted.writable],
+            network=wanted.network,
+        )
+        return wrap_argv(support.bwrap, argv, wanted, self.spec.cwd), sandbox_env(env, wanted)
 
     def _supervise(self) -> None:
         spec, child = self.spec, self.child
@@ -386,6 +436,7 @@ class _Run:
             enforcement=self.enforcement,
             events=self.events,
             wall_time_s=time.monotonic() - self.t0,
+            sandbox=self.sandbox,
         )
 
     def _result(self) -> ProcessResult:
@@ -406,6 +457,7 @@ class _Run:
             enforcement=self.enforcement,
             events=self.events,
             samples=self.samples.samples,
+            sandbox=self.sandbox,
         )
 
 

@@ -8,6 +8,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from claude_pm.process.sandbox import SandboxSpec
+
 
 class ProcessStatus(StrEnum):
     """How a supervised run ended."""
@@ -31,8 +33,17 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"
     TREE_KILLED = "tree_killed"
     ESCAPED_PROCESSES = "escaped_processes"
+    #: Which sandbox the run got, or why it got none.
+    SANDBOX = "sandbox"
     #: A memory reading, for progress; never stored in results.
     SAMPLE = "sample"
+
+
+class SandboxKind(StrEnum):
+    """Which sandbox held a run."""
+
+    BWRAP = "bwrap"
+    NONE = "none"
 
 
 class Enforcement(StrEnum):
@@ -83,7 +94,8 @@ class ProcessSpec:
     ``stdout.log`` and ``stderr.log``. ``stdin_data`` of ``None`` closes stdin.
     ``use_cgroups`` of ``False`` tracks the tree through ``/proc`` alone (no
     kernel groups, so no kernel memory limit): for machines where cgroups
-    misbehave, and to test the fallback.
+    misbehave, and to test the fallback. ``sandbox`` asks for the tree to run
+    in a sandbox (see :mod:`claude_pm.process.sandbox`); None runs it as is.
     """
 
     argv: Sequence[str]
@@ -96,6 +108,7 @@ class ProcessSpec:
     tail_bytes: int = 64 * 1024
     kill_grace_s: float = 2.0
     use_cgroups: bool = True
+    sandbox: SandboxSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,7 @@ class ProcessResult:
     events: tuple[ProcessEvent, ...] = ()
     samples: tuple[MemorySample, ...] = ()
     error: str | None = None
+    sandbox: SandboxKind = SandboxKind.NONE
 
     @property
     def ok(self) -> bool:

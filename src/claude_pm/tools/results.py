@@ -115,6 +115,7 @@ def agent_result(
         "signal": p.signal,
         "peak_memory_mb": peak_mb,
         "enforcement": p.enforcement.value,
+        "sandbox": p.sandbox.value,
         "cpu_time_seconds": round(p.cpu_time_s, 3),
         "timeout_seconds": result.timeout_s,
         "events": [e.to_dict() for e in p.events],

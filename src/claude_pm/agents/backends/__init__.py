@@ -41,6 +41,8 @@ class BackendInfo:
     uses_model: bool = False
     #: Environment variables (or patterns) the backend needs besides the allowlist.
     env: tuple[str, ...] = ()
+    #: Paths under the user's home the backend must write in a sandbox (its own state).
+    home_writable: tuple[str, ...] = ()
 
 
 class Backend(Protocol):
