@@ -41,6 +41,7 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 def kind_of(value: Any) -> str:
+    """How a value's type reads in a message, in JSON terms (``a list``, ``a mapping``...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -76,6 +77,8 @@ def _as_int(value: Any) -> int | None:
 
 @dataclass
 class Problem:
+    """One problem: what to fix, the field path, the task it concerns, a cycle it names."""
+
     message: str
     field: str | None
     task_id: str | None
@@ -97,6 +100,13 @@ class TaskDraft:
 
 
 class FieldCheck:
+    """Reads values, recording a problem for each bad one and answering ``None`` for it.
+
+    Each reader takes ``where`` (the message prefix naming the task, or ``""``),
+    ``path`` (the field path prefix, ``agent_tasks[2].`` or ``""``) and ``tid``
+    (the task's id, for :attr:`WorkflowInvalid.task_id`).
+    """
+
     def __init__(self, check_agent: AgentCheck | None) -> None:
         self.problems: list[Problem] = []
         self._check_agent = check_agent
@@ -213,6 +223,7 @@ def _label(position: int, task_id: str | None) -> str:
 
 
 def read_task(check: FieldCheck, position: int, raw: Any) -> TaskDraft:
+    """Task ``position`` as far as it can be read; its problems go to ``check``."""
     path = f"agent_tasks[{position}]."
     given = raw.get("id") if isinstance(raw, Mapping) else None
     id_ok = isinstance(raw, Mapping) and "id" in raw and _name_problem(given, "task id") is None
@@ -223,6 +234,7 @@ def read_task(check: FieldCheck, position: int, raw: Any) -> TaskDraft:
         check.add(
             f"{where}each task must be a mapping with agent_type and task, got {kind_of(raw)}",
             f"agent_tasks[{position}]",
+            tid,
         )
         return draft
     check.unknown_keys(raw, TASK_FIELDS, where, path, tid)
@@ -332,6 +344,7 @@ def _writes(
 
 
 def read_budget(check: FieldCheck, raw: Mapping[str, Any]) -> float | None:
+    """The workflow's ``budget_usd`` as a float, if it gave a good one."""
     if "budget_usd" not in raw:
         return None
     value = raw["budget_usd"]
