@@ -145,9 +145,10 @@ COORDINATE_MULTI_AGENT_WORKFLOW: Final[dict[str, Any]] = {
         "completed; ready tasks start by priority, up to max_concurrency at once). The whole "
         "workflow is checked before anything runs, and every problem (unknown or ambiguous "
         "dependencies, cycles, bad limits, unknown agents) is reported at once. A task whose "
-        "dependency failed or was skipped is skipped; with failure_policy 'stop' nothing new "
-        "starts after a failure. Tasks whose writes overlap never run at the same time unless "
-        "both use isolation 'worktree'. Returns each task's result and the workflow's totals."
+        "dependency failed, was skipped or was cancelled is skipped; with failure_policy "
+        "'stop' nothing new starts after a failure. Tasks whose writes overlap never run at "
+        "the same time unless both use isolation 'worktree'. Returns each task's result and "
+        "the workflow's totals."
     ),
     "parameters": {
         "type": "object",

@@ -338,9 +338,11 @@ class Scheduler:
     def retry(self, task_id: str, not_before: float) -> TaskStatus:
         """Put a running task back to start again (attempt + 1), not before ``not_before``.
 
-        The engine decides whether a failure deserves a retry and how long to
-        back off. If the run is halted, the task is not put back: it ends
-        ``cancelled`` (after :meth:`cancel`) or ``failed`` (after a stop).
+        The engine decides whether a failure deserves a retry, how long to
+        back off, and keeps the count against the task's ``retries`` (a
+        rate-limit retry need not use one up). If the run is halted, the task
+        is not put back: it ends ``cancelled`` (after :meth:`cancel`) or
+        ``failed`` (after a stop).
 
         Returns:
             The task's status now: ``ready``, or how it ended.
