@@ -273,7 +273,8 @@ COORDINATE_MULTI_AGENT_WORKFLOW: Final[dict[str, Any]] = {
                 "exclusiveMinimum": 0,
                 "maximum": wf.BUDGET_USD_MAX,
                 "description": "Spending limit in US dollars for the whole workflow (the "
-                "model costs its agents report); once it is reached, no new task starts.",
+                "model costs its agents report); once it is reached, no new task starts. "
+                "Default: the configured workflow budget, if any.",
             },
         },
         "required": ["workflow_description", "agent_tasks"],
