@@ -5,7 +5,8 @@ returns once a workflow has passed every check: frozen, picklable (an executor
 may move it to another process), every task with an id, every dependency
 resolved to a task id, every ``writes`` glob normalized. The values here are
 the one source for the workflow vocabulary: the tool's JSON schema reads its
-limits and field names from this module.
+limits, name pattern and enums from this module (and a test holds its field
+names to :data:`WORKFLOW_FIELDS` and :data:`TASK_FIELDS`).
 
 Defaults a reader needs to know:
 
