@@ -498,7 +498,7 @@ def run_randomly(spec: WorkflowSpec, can_write: dict[str, bool], data: st.DataOb
     return peak
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workflow=workflows(), data=st.data())
 def test_every_run_keeps_the_rules_and_ends_with_every_task_final(
     workflow: tuple[WorkflowSpec, dict[str, bool]], data: st.DataObject
@@ -506,7 +506,7 @@ def test_every_run_keeps_the_rules_and_ends_with_every_task_final(
     run_randomly(*workflow, data)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workflow=workflows(wide=True), data=st.data())
 def test_wide_runs_keep_the_bound_and_write_safety(
     workflow: tuple[WorkflowSpec, dict[str, bool]], data: st.DataObject
