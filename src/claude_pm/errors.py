@@ -16,7 +16,7 @@ errors between processes)::
     │   └── SpawnFailed         the OS refused to start the process (program, errno)
     ├── StoreError              the SQLite state could not be read or written (path)
     ├── TicketError             a ticket operation failed (ticket_id)
-    ├── WorkflowInvalid         a workflow graph is not runnable (task_id)
+    ├── WorkflowInvalid         a workflow is not runnable (problems, field, task_id, cycle)
     └── NotAvailable            a tool or feature that is not built yet (feature)
 
 Each class declares its own facts in ``__init__``; further keyword facts go to
@@ -192,11 +192,34 @@ class TicketError(ClaudePMError):
 
 
 class WorkflowInvalid(ClaudePMError):
-    """A workflow is not runnable (unknown dependency, cycle...)."""
+    """A workflow is not runnable (unknown dependency, cycle, bad limit...).
 
-    def __init__(self, message: str, *, task_id: str | None = None, **facts: Any) -> None:
-        super().__init__(message, task_id=task_id, **facts)
+    One error for every problem found before anything runs: ``problems`` lists
+    them all (each says what to fix), the message carries the first. ``field``
+    and ``task_id`` locate the first problem (``None`` when it concerns the
+    whole workflow); ``cycle`` is the first dependency cycle found, as task ids
+    from a task back to itself (``["a", "b", "a"]``: a depends on b, b on a).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Sequence[str] = (),
+        field: str | None = None,
+        task_id: str | None = None,
+        cycle: Sequence[str] | None = None,
+        **facts: Any,
+    ) -> None:
+        listed = list(problems) or [message]
+        named = None if cycle is None else list(cycle)
+        super().__init__(
+            message, problems=listed, field=field, task_id=task_id, cycle=named, **facts
+        )
+        self.problems = listed
+        self.field = field
         self.task_id = task_id
+        self.cycle = named
 
 
 class NotAvailable(ClaudePMError):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from claude_pm.agents.backends import BACKENDS
+from claude_pm.workflow import spec as wf
+
 CORE_AGENT_TYPES: Final[tuple[str, ...]] = (
     "documentation",
     "qa",
@@ -138,8 +141,14 @@ COORDINATE_MULTI_AGENT_WORKFLOW: Final[dict[str, Any]] = {
     "name": "coordinate_multi_agent_workflow",
     "description": (
         "Run several agent tasks as one workflow: sequentially, in parallel, or as a "
-        "dependency graph (hybrid: each task starts when the tasks it depends on have "
-        "completed). Returns each task's result and the workflow's totals."
+        "dependency graph (hybrid: each task starts as soon as the tasks it depends on have "
+        "completed; ready tasks start by priority, up to max_concurrency at once). The whole "
+        "workflow is checked before anything runs, and every problem (unknown or ambiguous "
+        "dependencies, cycles, bad limits, unknown agents) is reported at once. A task whose "
+        "dependency failed, was skipped or was cancelled is skipped; with failure_policy "
+        "'stop' nothing new starts after a failure. Tasks whose writes overlap never run at "
+        "the same time unless both use isolation 'worktree'. Returns each task's result and "
+        "the workflow's totals."
     ),
     "parameters": {
         "type": "object",
@@ -152,25 +161,85 @@ COORDINATE_MULTI_AGENT_WORKFLOW: Final[dict[str, Any]] = {
             "agent_tasks": {
                 "type": "array",
                 "minItems": 1,
+                "maxItems": wf.MAX_TASKS,
                 "items": {
                     "type": "object",
                     "properties": {
                         "id": {
                             "type": "string",
+                            "minLength": 1,
+                            "maxLength": wf.NAME_MAX_CHARS,
+                            "pattern": wf.NAME_PATTERN,
                             "description": "Task id other tasks name in dependencies; "
-                            "defaults to task-<index>.",
+                            "defaults to task-<index> (task-0, task-1, ... by position).",
                         },
                         "agent_type": _AGENT_TYPE,
-                        "task": {"type": "string", "minLength": 1},
+                        "task": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "What this agent should do.",
+                        },
                         "dependencies": {
                             "type": "array",
                             "items": {"type": "string"},
-                            "description": "Ids of tasks that must complete first.",
+                            "description": "Tasks that must complete before this one starts: "
+                            "task ids, or the agent_type of exactly one task in this workflow "
+                            "(a task id wins over an agent_type).",
                         },
-                        "priority": {"type": "integer"},
+                        "priority": {
+                            "type": "integer",
+                            "description": "Among tasks ready at the same time, lower starts "
+                            "first; tasks without a priority start after those with one, "
+                            "then in list order.",
+                        },
                         "context": _CONTEXT,
-                        "timeout": {"type": "integer", "minimum": 1, "maximum": 86400},
-                        "memory_limit": {"type": "integer", "minimum": 16, "maximum": 1048576},
+                        "timeout": {
+                            "type": "integer",
+                            "minimum": wf.TIMEOUT_S_RANGE[0],
+                            "maximum": wf.TIMEOUT_S_RANGE[1],
+                            "description": "Maximum execution time in seconds; default: the "
+                            "agent's own.",
+                        },
+                        "memory_limit": {
+                            "type": "integer",
+                            "minimum": wf.MEMORY_LIMIT_MB_RANGE[0],
+                            "maximum": wf.MEMORY_LIMIT_MB_RANGE[1],
+                            "description": "Hard memory limit for the task's whole process "
+                            "tree, in MB; default: the agent's own.",
+                        },
+                        "retries": {
+                            "type": "integer",
+                            "minimum": wf.RETRIES_RANGE[0],
+                            "maximum": wf.RETRIES_RANGE[1],
+                            "default": 0,
+                            "description": "How many more times to try the task, with "
+                            "backoff, after a transient failure.",
+                        },
+                        "backend": {
+                            "type": "string",
+                            "enum": list(BACKENDS),
+                            "description": "Run the agent with this backend instead of the "
+                            "one its definition names; one this installation cannot run is "
+                            "refused before anything starts.",
+                        },
+                        "writes": {
+                            "type": "array",
+                            "items": {"type": "string", "minLength": 1},
+                            "description": "Paths this task may change, as globs relative to "
+                            "project_root (such as 'src/**' or 'docs/*.md'). Tasks whose writes "
+                            "overlap never run at the same time unless both are isolated; two "
+                            "globs overlap when the text of one before its first wildcard "
+                            "(*, ? or [) begins the other's. Left out, a task whose agent can "
+                            "change files counts as writing everything; [] declares a "
+                            "read-only task.",
+                        },
+                        "isolation": {
+                            "type": "string",
+                            "enum": [str(m) for m in wf.Isolation],
+                            "description": "'worktree': the task works in its own git "
+                            "worktree, so it may run beside other isolated tasks that write "
+                            "the same paths.",
+                        },
                     },
                     "required": ["agent_type", "task"],
                     "additionalProperties": False,
@@ -178,8 +247,34 @@ COORDINATE_MULTI_AGENT_WORKFLOW: Final[dict[str, Any]] = {
             },
             "coordination_mode": {
                 "type": "string",
-                "enum": ["sequential", "parallel", "hybrid"],
+                "enum": [str(m) for m in wf.CoordinationMode],
                 "default": "hybrid",
+                "description": "'sequential': one task at a time in dependency order, ties by "
+                "priority; 'parallel': all tasks at once, up to max_concurrency (with "
+                "dependencies it runs as hybrid, and the result says so); 'hybrid': each task "
+                "starts as soon as its dependencies completed.",
+            },
+            "max_concurrency": {
+                "type": "integer",
+                "minimum": wf.MAX_CONCURRENCY_RANGE[0],
+                "maximum": wf.MAX_CONCURRENCY_RANGE[1],
+                "description": "Most tasks running at the same time; default: the number of CPUs.",
+            },
+            "failure_policy": {
+                "type": "string",
+                "enum": [str(m) for m in wf.FailurePolicy],
+                "default": "continue",
+                "description": "'continue': after a failure, the tasks that do not depend on "
+                "it still run; 'stop': nothing new starts after a failure and the tasks not "
+                "started are skipped.",
+            },
+            "budget_usd": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": wf.BUDGET_USD_MAX,
+                "description": "Spending limit in US dollars for the whole workflow (the "
+                "model costs its agents report); once it is reached, no new task starts. "
+                "Default: the configured workflow budget, if any.",
             },
         },
         "required": ["workflow_description", "agent_tasks"],
