@@ -8,11 +8,12 @@ ticket triage), and prints a report whose findings are marker lines
 
 The life of one run (inside the agent's child process)
     The ``builtin`` backend builds a :class:`ToolchainRequest` from the
-    hand-off: ``project_root``, ``task``, the filtered ``context``, the
-    ``run_dir``, ``options`` = :func:`merge_options` (the definition's
-    ``backend_options`` overlaid with the known option names from the agent's
-    config context key, ``CONFIG_KEYS[agent]``) and ``python`` (the
-    ``python`` option, else ``sys.executable``). It calls :func:`run_agent`,
+    hand-off with :func:`make_request`: ``project_root``, ``task``, the
+    filtered ``context``, the ``run_dir``, ``options`` = :func:`merge_options`
+    (the definition's ``backend_options`` overlaid with the known option names
+    from the agent's config context key, ``CONFIG_KEYS[agent]``) and
+    ``python`` (the ``python`` option, else ``sys.executable``). It calls
+    :func:`run_agent`,
     which checks the options (:func:`check_options`, the same checker the
     backend runs before spawning), imports the agent's module, and lets it
     write its report to ``out``. The return value is the process exit code:
@@ -39,6 +40,7 @@ import importlib
 import sys
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
@@ -48,6 +50,7 @@ from claude_pm.agents.toolchain.request import (
     EXIT_BAD_OPTIONS,
     EXIT_INTERNAL,
     EXIT_OK,
+    EXIT_TIMEOUT,
     EXIT_TOOL_MISSING,
     BadInput,
     BadOptions,
@@ -137,6 +140,39 @@ def merge_options(
     return _options.merge(option_specs(name), backend_options, config)
 
 
+def make_request(
+    agent_type: str,
+    *,
+    project_root: str | Path,
+    task: str,
+    context: Mapping[str, Any],
+    run_dir: str | Path,
+    backend_options: Mapping[str, Any] | None = None,
+) -> ToolchainRequest:
+    """The request for one run, from the hand-off's parts: the mapping the backend uses.
+
+    ``options`` is :func:`merge_options`; ``python`` is the ``python`` option
+    (a relative path is taken from the project root) or ``sys.executable``.
+    """
+    root = Path(project_root)
+    options = merge_options(agent_type, backend_options, context)
+    python = options.get("python")
+    if isinstance(python, str) and python:
+        interpreter = (
+            python if Path(python).is_absolute() or "/" not in python else str(root / python)
+        )
+    else:
+        interpreter = sys.executable
+    return ToolchainRequest(
+        project_root=root,
+        task=task,
+        context=dict(context),
+        run_dir=Path(run_dir),
+        options=options,
+        python=interpreter,
+    )
+
+
 def run_agent(
     agent_type: str, request: ToolchainRequest, out: TextIO, *, err: TextIO | None = None
 ) -> int:
@@ -144,8 +180,8 @@ def run_agent(
 
     Returns:
         The exit code: :data:`EXIT_OK` when the agent did its job (findings or not),
-        else :data:`EXIT_BAD_OPTIONS`, :data:`EXIT_TOOL_MISSING`, :data:`EXIT_BAD_INPUT`
-        or :data:`EXIT_INTERNAL`.
+        else :data:`EXIT_BAD_OPTIONS`, :data:`EXIT_TOOL_MISSING`, :data:`EXIT_BAD_INPUT`,
+        :data:`EXIT_TIMEOUT` or :data:`EXIT_INTERNAL`.
     """
     err = err or sys.stderr
     name = canonical_agent_type(agent_type)
@@ -182,6 +218,7 @@ __all__ = [
     "EXIT_BAD_OPTIONS",
     "EXIT_INTERNAL",
     "EXIT_OK",
+    "EXIT_TIMEOUT",
     "EXIT_TOOL_MISSING",
     "BadInput",
     "BadOptions",
@@ -190,6 +227,7 @@ __all__ = [
     "ToolchainRequest",
     "canonical_agent_type",
     "check_options",
+    "make_request",
     "merge_options",
     "option_specs",
     "run_agent",

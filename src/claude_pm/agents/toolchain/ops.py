@@ -106,6 +106,7 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
         max_file_bytes=opts["max_file_bytes"],
     )
     report.section("What ran")
+    report.line(f"- files: {len(listing.files)} listed ({listing.source})")
     for note in listing.skipped_notes(opts["max_files"], opts["max_file_bytes"]):
         report.skipped("file listing", note)
     by_rel = {f.rel: f for f in listing.files}

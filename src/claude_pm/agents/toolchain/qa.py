@@ -23,7 +23,8 @@ Findings
 
 Context keys read
     ``file_paths``: test files or folders among them are what pytest runs;
-    the other paths restrict the coverage ``TODO`` items to those files.
+    the other paths restrict the coverage ``TODO`` items to those files
+    (when only tests are named, coverage is measured but not judged).
     ``test_config`` (a mapping): its option names below override the
     definition's ``backend_options``.
 
@@ -49,7 +50,12 @@ from typing import Any
 
 from claude_pm.agents.toolchain.options import Option, Values
 from claude_pm.agents.toolchain.reporting import Report, show_argv
-from claude_pm.agents.toolchain.request import EXIT_OK, ToolchainError, ToolchainRequest
+from claude_pm.agents.toolchain.request import (
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    ToolchainError,
+    ToolchainRequest,
+)
 from claude_pm.agents.toolchain.running import (
     ToolRun,
     has_module,
@@ -94,7 +100,7 @@ _E_LINE = re.compile(r"^E\s+(?P<type>[A-Za-z_][\w.]*)(?::|$)")
 class TestsTimedOut(ToolchainError):
     """The test run did not finish within ``tool_timeout_s``."""
 
-    exit_code = 75
+    exit_code = EXIT_TIMEOUT
 
 
 def _interpreters(request: ToolchainRequest) -> list[tuple[str, str]]:
@@ -234,7 +240,12 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     counts = _report_tests(report, result, junit, root)
     summary = [counts]
     if use_coverage:
-        summary.append(_report_coverage(request, report, python, env, opts, source_focus))
+        judged = not test_targets or bool(source_focus)
+        if not judged:
+            report.skipped(
+                "coverage threshold", "only some tests ran (file_paths): coverage is not judged"
+            )
+        summary.append(_report_coverage(request, report, python, env, opts, source_focus, judged))
     report.finish(summary)
     return EXIT_OK
 
@@ -303,7 +314,7 @@ def _test_finding(report: Report, attrib: dict[str, str], outcome: Any) -> None:
     line = int(attrib["line"]) + 1 if attrib.get("line", "").isdigit() else 1
     text = (outcome.text or "").strip().splitlines()
     message = (outcome.attrib.get("message") or "").strip().splitlines()
-    error_type, crash = "", ""
+    error_type, crash, error_line = "", "", ""
     for candidate in reversed(text[-3:]):
         found = _CRASH_LINE.match(candidate)
         if found:
@@ -311,13 +322,15 @@ def _test_finding(report: Report, attrib: dict[str, str], outcome: Any) -> None:
             break
         found = _E_LINE.match(candidate)
         if found:
-            error_type = found["type"]
+            error_type, error_line = found["type"], candidate[1:].strip()
             break
     kind = "failed" if outcome.tag == "failure" else "errored"
     if not attrib.get("classname"):
         kind = "could not be collected"
     label = f" ({error_type})" if error_type else ""
-    details = [message[0]] if message else []
+    details = [message[0]] if message and message[0] != "collection failure" else []
+    if not details and error_line:
+        details = [error_line]
     if crash:
         details.append(f"raised at {crash}")
     report.finding("BUG", file, line, f"test {node_id} {kind}{label}", details=details)
@@ -330,6 +343,7 @@ def _report_coverage(
     env: dict[str, str],
     opts: Values,
     focus: list[str],
+    judged: bool,
 ) -> str:
     root, run_dir = request.project_root, request.run_dir
     if not (run_dir / ".coverage").exists() and any(run_dir.glob(".coverage.*")):
@@ -350,7 +364,7 @@ def _report_coverage(
     under = 0
     for name in sorted(files):
         rel = _relative(name, root)
-        if rel is None or is_test_file(rel):
+        if rel is None or is_test_file(rel) or not judged:
             continue
         if focus and not any(rel == f or rel.startswith(f.rstrip("/") + "/") for f in focus):
             continue

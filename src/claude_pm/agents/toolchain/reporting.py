@@ -141,7 +141,7 @@ class Report:
             raise ValueError(f"unknown marker {marker!r}; use one of {', '.join(MARKERS)}")
         if priority is not None and priority not in PRIORITIES:
             raise ValueError(f"unknown priority {priority!r}; use one of {PRIORITIES}")
-        text = _one_line(message, MAX_MESSAGE_CHARS)
+        text = _one_line(message, MAX_MESSAGE_CHARS) or "(no message)"
         if text.endswith("]"):
             # A bracketed word at the end of a title would be read as a priority tag.
             text += "."

@@ -23,6 +23,8 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 65
 #: A tool the agent needs is not installed in the interpreter it was told to use.
 EXIT_TOOL_MISSING = 69
+#: A tool did not finish within ``tool_timeout_s`` (the test suite, say).
+EXIT_TIMEOUT = 75
 #: The agent itself failed (a bug in claude-pm: the traceback is on stderr).
 EXIT_INTERNAL = 70
 #: The agent's options are wrong (the message on stderr says which and why).

@@ -85,16 +85,16 @@ _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 
 
 def stem(word: str) -> str:
-    """A light stemmer: ``retries`` -> ``retry``, ``tests`` -> ``test``, ``parsing`` -> ``pars``."""
+    """A light stemmer: ``retries`` -> ``retry``; ``computed`` and ``computing`` -> ``comput``."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 5 and word.endswith("ing"):
-        return word[:-3]
-    if len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word
 
 
 def words(text: str) -> list[str]:
