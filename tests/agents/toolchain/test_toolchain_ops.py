@@ -84,7 +84,9 @@ def test_a_secrets_file_ignored_by_git_is_not_reported(tmp_path: Path):
     git(project, "init", "-q")
     git(project, "add", ".gitignore", "deploy.pem")
     git(project, "commit", "-qm", "init")
+    before = snapshot(project)
     outcome = run("ops", project, tmp_path / "run")
+    assert snapshot(project) == before  # .git included: listing files wrote nothing
     secrets = {f.path for f in outcome.findings if f.marker == "SECURITY"}
     assert secrets == {"deploy.pem"}
     assert "git ls-files" in outcome.report
@@ -94,3 +96,24 @@ def test_a_sound_project_has_no_findings(sample: Path, tmp_path: Path):
     outcome = run("ops", sample, tmp_path / "run")
     assert outcome.findings == []
     assert "lock: pylock.toml" in outcome.report
+
+
+def test_pip_compile_inputs_are_fine_when_their_output_is_pinned(tmp_path: Path):
+    files = {
+        "requirements.in": "flask\n",
+        "requirements.txt": "flask==3.0.0\nwerkzeug==3.0.1  # via flask\n",
+        ".github/workflows/ci.yml": "on: push\n",
+    }
+    pinned = run("ops", write_tree(tmp_path / "a", files), tmp_path / "run-a")
+    assert pinned.findings == []
+    assert "a fully pinned requirements file" in pinned.report
+    loose = run(
+        "ops",
+        write_tree(tmp_path / "b", {**files, "requirements.txt": "flask\n"}),
+        tmp_path / "run-b",
+    )
+    assert {(f.marker, f.path) for f in loose.findings} == {
+        ("BUG", "requirements.in"),
+        ("BUG", "requirements.txt"),
+        ("TODO", "requirements.txt"),
+    }

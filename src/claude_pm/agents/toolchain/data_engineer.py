@@ -139,7 +139,7 @@ def detect_dialect(request: ToolchainRequest, opts: Values) -> tuple[str | None,
 def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     """Parse every SQL file; report the statements that do not parse."""
     root = request.project_root
-    report.line(f"Task: {request.task.strip().splitlines()[0] if request.task.strip() else ''}")
+    report.task(request.task)
     require_module(request.python, "sqlglot", "sqlglot", run_dir=request.run_dir)
     files = project_files(
         root,

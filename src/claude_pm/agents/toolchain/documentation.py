@@ -49,7 +49,6 @@ from claude_pm.agents.toolchain.options import Option, Values
 from claude_pm.agents.toolchain.reporting import Report
 from claude_pm.agents.toolchain.request import EXIT_OK, BadOptions, ToolchainRequest
 from claude_pm.agents.toolchain.walking import (
-    ProjectFile,
     is_test_file,
     project_files,
     read_text,
@@ -149,7 +148,7 @@ def _public_defs(tree: ast.Module) -> Iterator[tuple[str, str, ast.AST]]:
 def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     """Check docstrings and the README; write the API reference when asked."""
     root = request.project_root
-    report.line(f"Task: {request.task.strip().splitlines()[0] if request.task.strip() else ''}")
+    report.task(request.task)
     focus, refused = relative_paths(root, request.context.get("file_paths"))
     for path in refused:
         report.skipped(f"file_paths entry {path!r}", "not found inside the project")
@@ -167,8 +166,10 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     report.ran(f"docstring check (ast) on {len(files.files)} public module(s) in {where}", "done")
     for note in files.skipped_notes(opts["max_files"], opts["max_file_bytes"]):
         report.skipped("docstring check", note)
-    modules: list[tuple[ProjectFile, ast.Module]] = []
-    missing = 0
+    want_reference = bool(opts["api_reference"]) or opts.given("api_reference_path")
+    # Only the reference's own text is kept per module, never the trees.
+    sections: list[tuple[str, list[str]]] = []
+    parsed = missing = 0
     for file in files.files:
         text = read_text(file)
         if text is None:
@@ -181,14 +182,16 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
                 file.rel, f"does not parse ({getattr(e, 'msg', e)}); engineer reports it"
             )
             continue
-        modules.append((file, tree))
+        parsed += 1
         missing += _check_module(report, file.rel, tree)
+        if want_reference:
+            sections.append((_module_name(file.rel), _api_section(file.rel, tree)))
     readme_note = _check_readme(root, report) if opts["check_readme"] else None
     if not opts["check_readme"]:
         report.skipped("README check", "turned off by the check_readme option")
-    if opts["api_reference"] or opts.given("api_reference_path"):
-        _write_api_reference(request, report, opts, modules)
-    summary = [f"docstrings: {missing} missing in {len(modules)} module(s)"]
+    if want_reference:
+        _write_api_reference(request, report, opts, sections)
+    summary = [f"docstrings: {missing} missing in {parsed} module(s)"]
     if readme_note:
         summary.append(readme_note)
     report.finish(summary)
@@ -260,24 +263,27 @@ def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return f"{prefix}{node.name}({ast.unparse(node.args)}){returns}"
 
 
+def _api_section(rel: str, tree: ast.Module) -> list[str]:
+    """The API reference's Markdown for one module: signatures and first paragraphs."""
+    lines = [f"## `{_module_name(rel)}`", "", _first_paragraph(tree), ""]
+    for kind, name, node in _public_defs(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = ", ".join(ast.unparse(b) for b in node.bases)
+            title = f"class {name}({bases})" if bases else f"class {name}"
+        else:
+            assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            title = _signature(node).replace(node.name, name, 1)
+        level = "####" if kind == "method" else "###"
+        lines += [f"{level} `{title}`", "", _first_paragraph(node), ""]
+    return lines
+
+
 def _write_api_reference(
     request: ToolchainRequest,
     report: Report,
     opts: Values,
-    modules: list[tuple[ProjectFile, ast.Module]],
+    sections: list[tuple[str, list[str]]],
 ) -> None:
-    lines = ["# API reference", ""]
-    for file, tree in sorted(modules, key=lambda item: _module_name(item[0].rel)):
-        lines += [f"## `{_module_name(file.rel)}`", "", _first_paragraph(tree), ""]
-        for kind, name, node in _public_defs(tree):
-            if isinstance(node, ast.ClassDef):
-                bases = ", ".join(ast.unparse(b) for b in node.bases)
-                title = f"class {name}({bases})" if bases else f"class {name}"
-            else:
-                assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                title = _signature(node).replace(node.name, name, 1)
-            level = "####" if kind == "method" else "###"
-            lines += [f"{level} `{title}`", "", _first_paragraph(node), ""]
     if opts.given("api_reference_path"):
         target = (request.project_root / opts["api_reference_path"]).resolve()
         if not target.is_relative_to(request.project_root.resolve()):
@@ -287,5 +293,8 @@ def _write_api_reference(
         target = request.run_dir / "api-reference.md"
         shown = "$RUN_DIR/api-reference.md"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    report.ran(f"API reference for {len(modules)} module(s) written to {shown}", "done")
+    with target.open("w", encoding="utf-8") as handle:
+        handle.write("# API reference\n\n")
+        for _, lines in sorted(sections, key=lambda section: section[0]):
+            handle.write("\n".join(lines) + "\n")
+    report.ran(f"API reference for {len(sections)} module(s) written to {shown}", "done")

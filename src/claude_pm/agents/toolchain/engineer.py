@@ -119,7 +119,7 @@ def _target_version(root: Path) -> str:
 def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     """Lint with Ruff (fixing safely when asked) and report what remains."""
     root = request.project_root
-    report.line(f"Task: {request.task.strip().splitlines()[0] if request.task.strip() else ''}")
+    report.task(request.task)
     focus, refused = relative_paths(root, request.context.get("file_paths"))
     for path in refused:
         report.skipped(f"file_paths entry {path!r}", "not found inside the project")
@@ -162,18 +162,22 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     fixed = 0
     if opts["fix"]:
         fixed = _fix(request, report, base, rels, env, timeout)
-    argv = [*base, "--output-format", "json", "--exit-zero", *rels]
+    argv = _with_mode(base, "--output-format", "json-lines", "--exit-zero") + rels
     result = run_tool(argv, cwd=root, env=env, timeout_s=timeout)
     report.ran(show_argv(argv, root, request.run_dir), result.outcome())
-    try:
-        if result.timed_out or result.returncode != 0:
-            raise ValueError(tail(result.stderr, lines=2) or result.outcome())
-        diagnostics = json.loads(result.stdout or "[]")
-    except ValueError as e:
-        raise RuffFailed(f"Ruff did not produce a result: {e}", tool="ruff") from e
+    if result.timed_out or result.returncode != 0:
+        reason = tail(result.stderr, lines=2) or result.outcome()
+        raise RuffFailed(f"Ruff did not produce a result: {reason}", tool="ruff")
+    diagnostics = sorted(_diagnostics(result.stdout, root), key=lambda d: d[:3])
+    if result.stdout_truncated:
+        report.skipped(
+            "Ruff findings",
+            f"Ruff's output was cut at its cap; the first {len(diagnostics)} are reported",
+        )
     lines_cache: dict[str, list[str]] = {}
-    for item in sorted(diagnostics, key=_sort_key):
-        _finding(report, root, item, lines_cache)
+    syntax_seen: set[tuple[str, int]] = set()
+    for diagnostic in diagnostics:
+        _finding(report, root, diagnostic, lines_cache, syntax_seen)
     summary = [
         f"Ruff: {len(diagnostics)} finding(s) in {len(rels)} file(s), rules {','.join(rules)}"
     ]
@@ -183,14 +187,32 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     return EXIT_OK
 
 
-def _sort_key(item: dict[str, object]) -> tuple[str, int, int]:
-    location = item.get("location") or {}
-    assert isinstance(location, dict)
-    return (
-        str(item.get("filename")),
-        int(location.get("row") or 0),
-        int(location.get("column") or 0),
-    )
+def _with_mode(base: list[str], *mode: str) -> list[str]:
+    """``ruff check MODE... rest``: the mode first, so the report shows it before the long tail."""
+    at = base.index("check") + 1
+    return [*base[:at], *mode, *base[at:]]
+
+
+def _diagnostics(stdout: str, root: Path) -> list[tuple[str, int, int, str | None, str]]:
+    """(path, row, column, code, message) per line of Ruff's ``json-lines`` output."""
+    found = []
+    for line in stdout.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue  # the last line of a cut output
+        location = item.get("location") or {}
+        code = item.get("code")
+        found.append(
+            (
+                _relative(str(item.get("filename", "")), root),
+                int(location.get("row") or 1),
+                int(location.get("column") or 1),
+                code if isinstance(code, str) else None,
+                str(item.get("message", "")).strip(),
+            )
+        )
+    return found
 
 
 def _relative(filename: str, root: Path) -> str:
@@ -204,21 +226,23 @@ def _relative(filename: str, root: Path) -> str:
 
 
 def _finding(
-    report: Report, root: Path, item: dict[str, object], cache: dict[str, list[str]]
+    report: Report,
+    root: Path,
+    diagnostic: tuple[str, int, int, str | None, str],
+    cache: dict[str, list[str]],
+    syntax_seen: set[tuple[str, int]],
 ) -> None:
-    code = item.get("code")
-    code = code if isinstance(code, str) else None
-    rel = _relative(str(item.get("filename", "")), root)
-    location = item.get("location") or {}
-    assert isinstance(location, dict)
-    row, column = int(location.get("row") or 1), int(location.get("column") or 1)
-    message = str(item.get("message", "")).strip()
+    rel, row, column, code, message = diagnostic
     marker = marker_for(code)
     if code in SYNTAX_CODES:
-        report.finding("BUG", rel, row, f"syntax error: {message}")
+        # One per line: the parser's follow-up errors on the same line add nothing.
+        if (rel, row) not in syntax_seen:
+            syntax_seen.add((rel, row))
+            report.finding("BUG", rel, row, f"syntax error: {message}")
         return
     if marker == "TODO":
         if rel not in cache:
+            cache.clear()  # findings come sorted by file: keep one file's lines at a time
             try:
                 cache[rel] = (root / rel).read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError:
@@ -242,7 +266,7 @@ def _fix(
 ) -> int:
     """Show, then apply, Ruff's safe fixes; the number of files changed."""
     root = request.project_root
-    diff_argv = [*base, "--diff", *rels]
+    diff_argv = _with_mode(base, "--diff") + rels
     diff = run_tool(diff_argv, cwd=root, env=env, timeout_s=timeout)
     report.ran(show_argv(diff_argv, root, request.run_dir), diff.outcome())
     lines = diff.stdout.splitlines()
@@ -254,7 +278,7 @@ def _fix(
     report.lines(lines[:MAX_DIFF_LINES], indent="    ")
     if len(lines) > MAX_DIFF_LINES:
         report.line(f"    ... ({len(lines) - MAX_DIFF_LINES} more diff lines)")
-    apply_argv = [*base, "--fix-only", "--exit-zero", *rels]
+    apply_argv = _with_mode(base, "--fix-only", "--exit-zero") + rels
     applied = run_tool(apply_argv, cwd=root, env=env, timeout_s=timeout)
     report.ran(show_argv(apply_argv, root, request.run_dir), applied.outcome())
     if applied.timed_out or applied.returncode != 0:

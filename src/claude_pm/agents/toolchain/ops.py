@@ -12,7 +12,8 @@ What runs
                         Bitbucket, Drone, Woodpecker or Buildkite file
     dependency bounds   a requirement with no version specifier in           BUG(medium)
                         ``pyproject.toml`` (PEP 621 and Poetry tables),
-                        ``requirements*.txt`` or ``package.json``
+                        ``requirements*.txt`` or ``package.json`` (in
+                        ``requirements*.in`` only when nothing is locked)
     lock file           dependencies declared but no ``uv.lock``,            TODO(medium)
                         ``poetry.lock``, ``pdm.lock``, ``Pipfile.lock``,
                         ``pylock*.toml``, fully pinned requirements file or
@@ -97,7 +98,7 @@ def _is_secrets_file(rel: str) -> bool:
 def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     """Run the checks over the project's files."""
     root = request.project_root
-    report.line(f"Task: {request.task.strip().splitlines()[0] if request.task.strip() else ''}")
+    report.task(request.task)
     listing = project_files(
         root,
         request.run_dir,
@@ -163,6 +164,7 @@ def _check_dependencies(report: Report, files: dict[str, ProjectFile]) -> str:
     pinned_requirements = False
     if "pyproject.toml" in files:
         declared += _pyproject_dependencies(report, files["pyproject.toml"])
+    inputs: list[tuple[str, int, str]] = []  # requirements*.in: pip-compile's inputs
     for rel, file in sorted(files.items()):
         name = rel.rsplit("/", 1)[-1]
         if not (name.startswith("requirements") and name.endswith((".txt", ".in"))):
@@ -179,7 +181,9 @@ def _check_dependencies(report: Report, files: dict[str, ProjectFile]) -> str:
             continue
         for number, requirement in requirements:
             unbound = _unbounded(requirement)
-            if unbound:
+            if unbound and name.endswith(".in"):
+                inputs.append((rel, number, unbound))
+            elif unbound:
                 report.finding(
                     "BUG",
                     rel,
@@ -196,6 +200,9 @@ def _check_dependencies(report: Report, files: dict[str, ProjectFile]) -> str:
     ]
     if pinned_requirements:
         locks.append("a fully pinned requirements file")
+    for rel, number, unbound in inputs if not locks else []:
+        # An unbounded input is fine when pip-compile's pinned output is committed.
+        report.finding("BUG", rel, number, _UNBOUNDED.format(name=unbound), priority="medium")
     if declared and not locks:
         manifest = "pyproject.toml" if "pyproject.toml" in files else "requirements.txt"
         report.finding(

@@ -168,7 +168,7 @@ def _split_focus(rels: list[str], root: Path) -> tuple[list[str], list[str]]:
 def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     """Run the tests and report failures and under-covered modules."""
     root = request.project_root
-    report.line(f"Task: {request.task.strip().splitlines()[0] if request.task.strip() else ''}")
+    report.task(request.task)
     focus, refused = relative_paths(root, request.context.get("file_paths"))
     for path in refused:
         report.skipped(f"file_paths entry {path!r}", "not found inside the project")

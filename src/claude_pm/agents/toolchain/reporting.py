@@ -105,6 +105,11 @@ class Report:
         for text in texts:
             self.line(indent + text)
 
+    def task(self, task: str) -> None:
+        """The ``Task:`` line: the task's first line, cut to a readable length."""
+        first = task.strip().splitlines()[0] if task.strip() else "(none)"
+        self.line(f"Task: {_one_line(first, MAX_DETAIL_CHARS)}")
+
     def section(self, name: str) -> None:
         """A ``## name`` heading."""
         self.line()

@@ -31,7 +31,8 @@ Options
 Limits
     ``max_files`` files read at most, each at most ``max_file_bytes``, and
     ``max_total_bytes`` in all; binary files (a NUL byte in their first 8 KiB)
-    are skipped; each file keeps at most 50 candidate lines.
+    are skipped; each file keeps at most ``3 * lines_per_file`` candidate
+    lines (50 at most), those holding the most distinct terms.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
             binary += 1
             continue
         read += 1
-        found = _scan(file.rel, text, wanted)
+        found = _scan(file.rel, text, wanted, keep=min(MAX_LINES_KEPT, 3 * opts["lines_per_file"]))
         if found is not None:
             hits.append(found)
     report.ran(
@@ -207,7 +208,7 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     return EXIT_OK
 
 
-def _scan(rel: str, text: str, wanted: set[str]) -> _FileHits | None:
+def _scan(rel: str, text: str, wanted: set[str], *, keep: int) -> _FileHits | None:
     found = _FileHits(rel)
     for word in set(words(rel)) & wanted:
         found.counts[f"path:{word}"] += 1
@@ -220,7 +221,7 @@ def _scan(rel: str, text: str, wanted: set[str]) -> _FileHits | None:
         if len(shown) > MAX_LINE_SHOWN:
             shown = shown[: MAX_LINE_SHOWN - 1] + "…"
         entry = (number, frozenset(held), shown)
-        if len(found.lines) < MAX_LINES_KEPT:
+        if len(found.lines) < keep:
             found.lines.append(entry)
         else:
             # Keep the lines holding the most distinct terms.

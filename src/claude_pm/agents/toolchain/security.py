@@ -113,7 +113,7 @@ def _batches(files: list[str]) -> Iterator[list[str]]:
 def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     """Run both scanners and report their findings."""
     root = request.project_root
-    report.line(f"Task: {request.task.strip().splitlines()[0] if request.task.strip() else ''}")
+    report.task(request.task)
     focus, refused = relative_paths(root, request.context.get("file_paths"))
     for path in refused:
         report.skipped(f"file_paths entry {path!r}", "not found inside the project")

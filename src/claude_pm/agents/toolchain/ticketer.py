@@ -112,7 +112,7 @@ def _snapshot(request: ToolchainRequest, limit: int) -> tuple[list[dict[str, Any
 def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     """Count, age and deduplicate the open tickets of the snapshot."""
     tickets, left_out = _snapshot(request, opts["max_tickets"])
-    report.line(f"Task: {request.task.strip().splitlines()[0] if request.task.strip() else ''}")
+    report.task(request.task)
     report.section("What ran")
     report.ran(f"triage of {len(tickets)} ticket(s) from the snapshot", "done")
     if left_out:

@@ -155,7 +155,7 @@ def _project_version(root: Path) -> tuple[str | None, int]:
 
 def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
     """Read the history, propose the next version, draft the changelog."""
-    report.line(f"Task: {request.task.strip().splitlines()[0] if request.task.strip() else ''}")
+    report.task(request.task)
     report.section("What ran")
     code, out, _ = _git(request, opts, "rev-parse", "--is-inside-work-tree")
     report.ran("git rev-parse --is-inside-work-tree", f"exit {code}")
