@@ -192,6 +192,7 @@ def run(request: ToolchainRequest, report: Report, opts: Values) -> int:
         report.line(f"- found {count} test file(s) ({tests.source})")
     python, label = _choose_python(request, report) if command is None else (request.python, "")
     junit = request.run_dir / "junit.xml"
+    junit.unlink(missing_ok=True)
     pytest_tail = [
         "-p",
         "no:cacheprovider",

@@ -269,7 +269,8 @@ def _secrets(
                 rel = str(entry.get("filename") or filename).replace("\\", "/").removeprefix("./")
                 found.append((rel, int(entry.get("line_number") or 1), str(entry.get("type"))))
     report.ran(
-        f"python -m detect_secrets scan --no-verify on {len(files.files)} file(s) in {runs} run(s)",
+        f"python -m detect_secrets scan --all-files --no-verify on {len(files.files)} file(s) "
+        f"in {runs} run(s)",
         "done",
     )
     for rel, line, kind in sorted(set(found)):
