@@ -294,3 +294,15 @@ def test_the_readme_documents_every_agent_and_option():
             assert f"`{spec.name}`" in section, (agent, spec.name)
     for key in CONFIG_KEYS.values():
         assert f"`{key}`" in section, key
+
+
+def test_errors_carry_their_facts_through_pickling():
+    import pickle
+
+    from claude_pm.agents.toolchain import BadOptions, ToolMissing
+
+    missing = pickle.loads(pickle.dumps(ToolMissing("ruff", "for /usr/bin/python3", "install it")))
+    assert (missing.tool, missing.where, missing.exit_code) == ("ruff", "for /usr/bin/python3", 69)
+    assert missing.to_dict()["tool"] == "ruff"
+    bad = pickle.loads(pickle.dumps(BadOptions("qa", ["option 'x' is wrong"])))
+    assert (bad.agent_type, bad.problems, bad.exit_code) == ("qa", ["option 'x' is wrong"], 78)

@@ -93,6 +93,7 @@ def shop_run(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Outc
     return outcome, snapshot(shop) == before
 
 
+@pytest.mark.slow
 def test_each_failing_test_is_a_bug_naming_it_its_file_and_line(
     shop: Path, shop_run: tuple[Outcome, bool]
 ):
@@ -129,6 +130,7 @@ def test_each_failing_test_is_a_bug_naming_it_its_file_and_line(
     assert (outcome.run_dir / "cache" / "hypothesis").is_dir()
 
 
+@pytest.mark.slow
 def test_modules_under_the_coverage_threshold_are_todos(
     shop: Path, shop_run: tuple[Outcome, bool], tmp_path: Path
 ):
@@ -145,6 +147,7 @@ def test_modules_under_the_coverage_threshold_are_todos(
     assert not [f for f in relaxed.findings if f.marker == "TODO"]
 
 
+@pytest.mark.slow
 def test_file_paths_choose_the_tests_to_run(shop: Path, tmp_path: Path):
     outcome = run(
         "qa", shop, tmp_path / "run", context={"file_paths": ["tests/test_import_error.py"]}
@@ -179,6 +182,7 @@ def test_missing_pytest_is_an_error_that_says_what_to_install(tmp_path: Path, ba
     assert "pip install" in outcome.stderr
 
 
+@pytest.mark.slow
 def test_the_projects_own_environment_comes_first(tmp_path: Path):
     project = write_tree(tmp_path / "p", {"tests/test_a.py": "def test_a():\n    assert False\n"})
     subprocess.run(
@@ -191,6 +195,7 @@ def test_the_projects_own_environment_comes_first(tmp_path: Path):
     assert outcome.located() == {("BUG", "tests/test_a.py", 1)}
 
 
+@pytest.mark.slow
 def test_a_configured_test_command_runs_instead(shop: Path, tmp_path: Path):
     command = ["{python}", "-m", "pytest", "tests/test_import_error.py"]
     outcome = run("qa", shop, tmp_path / "run", options={"test_command": command})

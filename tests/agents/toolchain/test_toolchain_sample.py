@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from toolchain_support import Outcome, run, snapshot
 
+# Six agents over the sample, qa running its test suite under coverage.
+pytestmark = pytest.mark.slow
+
 #: (marker, path, line) per agent: the planted problems, and nothing else.
 EXPECTED: dict[str, set[tuple[str, str, int]]] = {
     "qa": {("BUG", "tests/test_money.py", 19)},

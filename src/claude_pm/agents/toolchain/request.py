@@ -62,18 +62,27 @@ class ToolchainRequest:
 
 
 class ToolchainError(ClaudePMError):
-    """A built-in agent could not do its job; ``exit_code`` is what its process exits with."""
+    """A built-in agent could not do its job; ``exit_code`` is what its process exits with.
+
+    Attributes:
+        tool: the tool that failed, when one did (``bandit``, ``git``...).
+    """
 
     exit_code = EXIT_INTERNAL
 
+    def __init__(self, message: str, *, tool: str | None = None, **facts: Any) -> None:
+        super().__init__(message, tool=tool, **facts)
+        self.tool = tool
+
 
 class ToolMissing(ToolchainError):
-    """A tool the agent needs is not installed where it looked."""
+    """A tool the agent needs is not installed where it looked (``where``: "for PYTHON")."""
 
     exit_code = EXIT_TOOL_MISSING
 
     def __init__(self, tool: str, where: str, hint: str) -> None:
         super().__init__(f"{tool} is not installed {where}; {hint}", tool=tool, where=where)
+        self.where = where
 
 
 class BadOptions(ToolchainError):
@@ -87,6 +96,8 @@ class BadOptions(ToolchainError):
             agent_type=agent_type,
             problems=list(problems),
         )
+        self.agent_type = agent_type
+        self.problems = list(problems)
 
 
 class BadInput(ToolchainError):
@@ -96,3 +107,4 @@ class BadInput(ToolchainError):
 
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message, field=field)
+        self.field = field
