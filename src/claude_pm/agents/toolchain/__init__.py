@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -204,6 +203,8 @@ def run_agent(
         print(f"claude-pm builtin agent {agent_type!r}: {e.message}", file=err)
         return int(getattr(e, "exit_code", EXIT_INTERNAL))
     except Exception:
+        import traceback
+
         out.flush()
         print(f"claude-pm builtin agent {agent_type!r} failed:", file=err)
         traceback.print_exc(file=err)

@@ -36,7 +36,6 @@ Options
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from claude_pm.agents.toolchain.request import (
     ToolMissing,
 )
 from claude_pm.agents.toolchain.running import run_tool, tail, tool_environment
+from claude_pm.agents.toolchain.walking import git_program
 
 TITLE = "Release report"
 CONTEXT_KEYS = ("release_config",)
@@ -121,7 +121,7 @@ def next_version(
 
 
 def _git(request: ToolchainRequest, opts: Values, *args: str) -> tuple[int | None, str, str]:
-    git = shutil.which("git")
+    git = git_program()
     if git is None:
         raise ToolMissing("git", "on PATH", "install git, or run this agent where it is on PATH")
     result = run_tool(

@@ -25,7 +25,6 @@ Limits
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,9 +117,16 @@ def _skipped_by_parts(rel: str, root: Path, venvs: dict[str, bool]) -> bool:
     return False
 
 
+def git_program() -> str | None:
+    """The git on PATH, or None (shutil is imported here: it costs the start-up ~2 ms)."""
+    import shutil
+
+    return shutil.which("git")
+
+
 def is_git_work_tree(root: Path, run_dir: Path) -> bool:
     """Whether ``root`` is inside a git work tree (False when git is not installed)."""
-    git = shutil.which("git")
+    git = git_program()
     if git is None:
         return False
     try:
@@ -139,7 +145,7 @@ def is_git_work_tree(root: Path, run_dir: Path) -> bool:
 
 def _git_candidates(root: Path, run_dir: Path, limit: int) -> tuple[list[str], bool] | None:
     """Up to ``limit`` paths from ``git ls-files`` (and whether there were more), or None."""
-    git = shutil.which("git")
+    git = git_program()
     if git is None or not is_git_work_tree(root, run_dir):
         return None
     argv = [git, "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
