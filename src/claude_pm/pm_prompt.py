@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claude_pm.agents.backends import unavailable_reason
 from claude_pm.tools.schemas import CLAUDE_PM_TOOLS, CORE_AGENT_TYPES
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ def team_from_registry(handler: Any) -> tuple[list[TeamMember], str | None]:
                 description=" ".join(str(d.description or "").split()),
                 specializations=tuple(str(s) for s in (d.specializations or ())),
                 custom=bool(getattr(d, "custom", False)),
-                unavailable=unavailable_reason(d.backend or default_backend),
+                unavailable=d.unavailable_reason(default_backend),
             )
             for d in definitions
         ]

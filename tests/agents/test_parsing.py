@@ -251,8 +251,12 @@ prompts = st.lists(sentences, max_size=6).map(lambda lines: "\n".join(lines).str
 def definitions(draw: st.DrawFn) -> AgentDefinition:
     backend = draw(st.sampled_from([None, "builtin", "claude-code", "command"]))
     options = {"command": ["{python}", "-c", "pass"], "stdin": "task"}
+    # The builtin backend runs only the core agents: a pinned builtin agent is one of them.
+    name = draw(
+        st.sampled_from(["qa", "security", "data-engineer"]) if backend == "builtin" else names
+    )
     return AgentDefinition(
-        name=draw(names),
+        name=name,
         description=draw(sentences),
         system_prompt=draw(prompts),
         tools=draw(

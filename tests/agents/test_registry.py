@@ -38,7 +38,7 @@ CONTEXT_KEYS = {
     "versioner": {"git_config", "branch_strategy", "release_config"},
     "researcher": {"research_sources", "analysis_config", "data_sources"},
     "data_engineer": {"data_config", "pipeline_config", "storage_config"},
-    "ticketer": {"ticket_config", "workflow_config", "integration_config"},
+    "ticketer": {"ticket_config", "workflow_config", "integration_config", "ticket_snapshot"},
 }
 TAGS = ("TODO:", "FIXME:", "BUG:", "SECURITY:", "PERFORMANCE:", "REFACTOR:", "FEATURE:")
 
@@ -74,7 +74,8 @@ def test_shipped_agents_are_the_nine_core_and_two_custom_ones():
         assert d.tier is Tier.SHIPPED
         assert d.custom is (agent_type in CUSTOM)
         assert required <= set(d.specializations), agent_type
-        assert d.backend == "builtin" and d.model and d.tools
+        # No pinned backend: each runs on the configured one (builtin by default).
+        assert d.backend is None and d.model and d.tools
         assert len(d.description) > 80 and len(d.system_prompt) > 1000
         assert any(tag in d.system_prompt for tag in TAGS)
         assert d.timeout_s and d.memory_limit_mb

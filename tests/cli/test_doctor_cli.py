@@ -30,7 +30,9 @@ def test_doctor_json_reports_enforcement_agents_and_integrations(project, write_
     assert report["supervision"]["status"] == "completed"
     assert report["supervision"]["enforcement"] in {e.value for e in Enforcement}
     assert report["supervision"]["peak_rss_mb"] > 0
-    assert report["project"]["runnable_agents"] == ["echoer"]
+    core = ["data_engineer", "documentation", "engineer", "ops", "qa", "researcher"]
+    core += ["security", "ticketer", "versioner"]
+    assert report["project"]["runnable_agents"] == sorted(["echoer", *core])
     assert report["project"]["agents"] == 12
     assert report["integrations"]["anthropic_api_key_set"] is False
     assert report["integrations"]["mcp_sdk"]

@@ -54,7 +54,12 @@ def test_lists_every_shipped_agent_with_its_details(handler):
     for entry in by_type.values():
         assert set(entry) == ENTRY_KEYS
         assert entry["tier"] == "shipped" and entry["backend"] == "builtin"
-        assert entry["runnable"] is False and "not available" in entry["unavailable_reason"]
+        # The core agents run on the builtin toolchain; the two custom ones need a model.
+        if entry["custom"]:
+            assert entry["runnable"] is False
+            assert "no implementation" in entry["unavailable_reason"]
+        else:
+            assert entry["runnable"] is True and entry["unavailable_reason"] is None
     de = by_type["data_engineer"]
     assert de["name"] == "data-engineer" and de["custom"] is False
     assert de["source_file"] == str(SHIPPED_DIR / "data-engineer.md")
@@ -128,14 +133,15 @@ def test_runnable_says_which_agents_can_run_here_and_the_pm_prompt_says_it_too(
     entries = {a["type"]: a for a in discover(handler)["available_agents"]}
     assert entries["scanner"]["runnable"] is True
     assert entries["scanner"]["unavailable_reason"] is None
-    assert entries["qa"]["runnable"] is False
+    assert entries["qa"]["runnable"] is True
+    assert entries["architecture"]["runnable"] is False
     team, problem = team_from_registry(handler)
     assert problem is None
     lines = {m.agent_type: m for m in team}
     assert lines["scanner"].unavailable is None
-    assert "not available" in (lines["qa"].unavailable or "")
+    assert "no implementation" in (lines["architecture"].unavailable or "")
     prompt = build_system_prompt(team)
-    qa_line = next(line for line in prompt.splitlines() if line.startswith("- qa"))
-    assert "cannot run here yet" in qa_line
+    line = next(line for line in prompt.splitlines() if line.startswith("- architecture"))
+    assert "cannot run here yet" in line
     scanner_line = next(line for line in prompt.splitlines() if line.startswith("- scanner"))
     assert "cannot run" not in scanner_line

@@ -73,6 +73,27 @@ class AgentDefinition:
         """Core agents are the ones shipped as core; everything else is custom."""
         return self.tier is not Tier.SHIPPED or self.marked_custom
 
+    def backend_for(self, configured: str) -> str:
+        """The backend that runs this agent: its own pin, else the ``configured`` one."""
+        return self.backend or configured
+
+    def unavailable_reason(self, configured: str) -> str | None:
+        """Why this agent cannot run here on its backend (see :meth:`backend_for`), or None.
+
+        A pinned backend checked the definition's options when the file was read;
+        the configured one is asked now, since it may not know this agent.
+        """
+        from claude_pm.agents.backends import check_backend_options, unavailable_reason
+
+        backend = self.backend_for(configured)
+        reason = unavailable_reason(backend)
+        if reason is None and self.backend is None:
+            problems = check_backend_options(
+                backend, self.backend_options, agent_type=self.agent_type
+            )
+            reason = "; ".join(problems) or None
+        return reason
+
     def visible_context_keys(self) -> tuple[str, ...]:
         """Keys of the caller's context this agent may see."""
         return tuple(dict.fromkeys((*self.context_keys, *BASE_CONTEXT_KEYS)))

@@ -158,11 +158,11 @@ def backend_name(value: Any) -> str:
     return str(one_of(tuple(BACKENDS))(value))
 
 
-def backend_options(value: Any, backend: str | None) -> dict[str, Any]:
+def backend_options(value: Any, backend: str | None, agent_type: str) -> dict[str, Any]:
     """The options as a dict, checked by the backend itself (the one check there is)."""
     if not isinstance(value, dict):
         raise InvalidField(f"must be a mapping, got {value!r:.80}", "a mapping")
-    problems = check_backend_options(backend, value)
+    problems = check_backend_options(backend, value, agent_type=agent_type)
     if problems:
         raise InvalidField("; ".join(problems), f"backend_options the {backend} backend accepts")
     return dict(value)

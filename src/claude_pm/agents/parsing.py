@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from claude_pm.agents.definition import AgentDefinition, Tier
+from claude_pm.agents.definition import AgentDefinition, Tier, agent_type_of
 from claude_pm.agents.fields import (
     CLAUDE_CODE_FIELDS,
     CLAUDE_PM_FIELDS,
@@ -284,12 +284,17 @@ class _Checker:
                 self.problems.append(Problem(self.path, message, 1, key, expected))
 
     def backend_options(self) -> None:
-        """The backend checks its own options, also when they are missing."""
+        """A pinned backend checks its own options, also when they are missing.
+
+        Without a pinned backend the runner checks them against the backend the
+        agent will run on (the configured one), when it runs.
+        """
         backend = self.values.get("backend")
         given = self.raw.get("backend_options")
+        agent_type = agent_type_of(str(self.values.get("name", "")))
         try:
             self.values["backend_options"] = backend_options(
-                {} if given is None else given, backend
+                {} if given is None else given, backend, agent_type
             )
         except InvalidField as e:
             line_of = "backend_options" if given is not None else "backend"

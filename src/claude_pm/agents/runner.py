@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from claude_pm.agents import handoff as contract
-from claude_pm.agents.backends import BACKENDS, unavailable_reason
+from claude_pm.agents.backends import BACKENDS
 from claude_pm.agents.definition import AgentDefinition
 from claude_pm.agents.handoff import BackendReport, Handoff, HandoffError
 from claude_pm.agents.runs import RunRecord, RunStatus, RunStore, new_run_id
@@ -77,6 +77,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _STOPPED = "the orchestrator stopped during the run"
+
+#: A context key the orchestrator fills for agents that list it: the open tickets.
+TICKET_SNAPSHOT_KEY = "ticket_snapshot"
+#: Tickets in a snapshot at most (the oldest open ones first).
+TICKET_SNAPSHOT_LIMIT = 2000
 
 
 class Launcher(Protocol):
@@ -123,7 +128,7 @@ class AgentRunner:
 
     def backend_for(self, definition: AgentDefinition, request: AgentRequest) -> str:
         """The backend that runs ``definition``: its pin, else the request's, else the default."""
-        return definition.backend or request.backend or self.settings.default_backend
+        return definition.backend_for(request.backend or self.settings.default_backend)
 
     def resolve(self, request: AgentRequest) -> tuple[AgentDefinition, str]:
         """The agent's definition and the backend that will run it.
@@ -134,7 +139,7 @@ class AgentRunner:
         """
         definition = self.registry.get(request.agent_type)
         backend = self.backend_for(definition, request)
-        reason = unavailable_reason(backend)
+        reason = definition.unavailable_reason(request.backend or self.settings.default_backend)
         if reason is not None:
             where = f" (defined in {definition.source_path})" if definition.source_path else ""
             raise BackendUnavailable(
@@ -171,6 +176,8 @@ class AgentRunner:
         visible = filter_context(
             {**self.settings.extra_context, **context}, definition.visible_context_keys()
         )
+        if TICKET_SNAPSHOT_KEY in definition.visible_context_keys():
+            visible.setdefault(TICKET_SNAPSHOT_KEY, self._ticket_snapshot())
         timeout_s, memory = self._limits(request, definition)
         run_id = new_run_id()
         run_dir = self.settings.runs_dir / run_id
@@ -231,6 +238,15 @@ class AgentRunner:
             network=self.settings.sandbox_network,
             required=mode is SandboxMode.REQUIRED,
         )
+
+    def _ticket_snapshot(self) -> list[dict[str, Any]]:
+        """The open tickets, for an agent that may see them (the child never opens the store)."""
+        from claude_pm.tickets.store import TicketStore
+
+        store = TicketStore(self.database)
+        tickets = store.find(status="open", limit=TICKET_SNAPSHOT_LIMIT)
+        tickets += store.find(status="in_progress", limit=TICKET_SNAPSHOT_LIMIT)
+        return [t.to_dict() for t in tickets[:TICKET_SNAPSHOT_LIMIT]]
 
     def timeout_for(
         self, request: AgentRequest, definition: AgentDefinition | None = None

@@ -138,7 +138,7 @@ def definition_dict(d: AgentDefinition, default_backend: str) -> dict[str, Any]:
     from claude_pm.tools.results import agent_entry
 
     return {
-        **agent_entry(d, d.backend or default_backend),
+        **agent_entry(d, default_backend),
         "tools": list(d.tools) if d.tools is not None else None,
         "context_keys": list(d.context_keys),
         "visible_context_keys": list(d.visible_context_keys()),

@@ -95,7 +95,6 @@ def _claude_code_cli() -> str | None:
 
 
 def _project(settings: Settings) -> dict[str, Any]:
-    from claude_pm.agents.backends import unavailable_reason
     from claude_pm.agents.registry import AgentRegistry
 
     registry = AgentRegistry.from_settings(settings)
@@ -108,9 +107,7 @@ def _project(settings: Settings) -> dict[str, Any]:
         "agents": len(agents),
         "default_backend": settings.default_backend,
         "runnable_agents": sorted(
-            a.agent_type
-            for a in agents
-            if unavailable_reason(a.backend or settings.default_backend) is None
+            a.agent_type for a in agents if a.unavailable_reason(settings.default_backend) is None
         ),
         "agent_problems": [p.to_dict() for p in registry.problems()],
         "user_agents_dir": str(settings.user_agents_dir),

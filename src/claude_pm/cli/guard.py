@@ -20,11 +20,18 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+#: Command-line flags (argparse ``dest``) that set a setting, and which one.
+FLAG_SETTINGS: dict[str, str] = {
+    "project": "project_root",
+    "backend": "default_backend",
+    "budget_usd": "run_budget_usd",
+}
+
 Command = Callable[[argparse.Namespace], int]
 
 
 def with_settings(body: Callable[[argparse.Namespace, Settings], int]) -> Command:
-    """Load settings from the global flags, run ``body``, and report its errors.
+    """Load settings (flags of :data:`FLAG_SETTINGS` first), run ``body``, report its errors.
 
     ``InvalidInput`` (and ``ContextError``) exit 2, any other ``ClaudePMError``
     or ``OSError`` exits 1; each is printed as one ``claude-pm: error:`` line.
@@ -36,7 +43,12 @@ def with_settings(body: Callable[[argparse.Namespace, Settings], int]) -> Comman
         from claude_pm.errors import ClaudePMError, InvalidInput
 
         try:
-            settings = load_settings(project_root=getattr(args, "project", None))
+            flags = {
+                setting: getattr(args, dest)
+                for dest, setting in FLAG_SETTINGS.items()
+                if getattr(args, dest, None) is not None
+            }
+            settings = load_settings(**flags)
             return body(args, settings)
         except InvalidInput as e:
             error(e.message)

@@ -45,6 +45,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--file", action="append", default=[], dest="files", help="file to focus on (repeatable)"
     )
+    parser.add_argument(
+        "--backend",
+        default=None,
+        help="backend of an agent whose definition pins none (default: $CLAUDE_PM_BACKEND, "
+        "else builtin): builtin, claude-code, anthropic, openai",
+    )
+    parser.add_argument(
+        "--budget-usd",
+        type=float,
+        default=None,
+        help="dollar cap of the run on an LLM backend (default: $CLAUDE_PM_RUN_BUDGET_USD)",
+    )
     parser.add_argument("--json", action="store_true", help="print the full JSON result")
     parser.set_defaults(func=run_command)
 

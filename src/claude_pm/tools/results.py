@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.agents.backends import unavailable_reason
 from claude_pm.errors import ClaudePMError
 
 if TYPE_CHECKING:
@@ -180,9 +179,11 @@ def tickets_result(
     }
 
 
-def agent_entry(definition: AgentDefinition, backend: str) -> dict[str, Any]:
-    """One agent as ``available_agents`` lists it; ``runnable``: its backend works here."""
-    reason = unavailable_reason(backend)
+def agent_entry(definition: AgentDefinition, configured_backend: str) -> dict[str, Any]:
+    """One agent as ``available_agents`` lists it; ``runnable``: it can run here, on the
+    backend it pins or, if none, the configured one."""
+    backend = definition.backend_for(configured_backend)
+    reason = definition.unavailable_reason(configured_backend)
     return {
         "type": definition.agent_type,
         "name": definition.name,
@@ -205,9 +206,7 @@ def discovery_result(discovery: Discovery, default_backend: str) -> dict[str, An
     Each agent's ``backend`` is the one that would run it: its definition's
     pin, else ``default_backend``.
     """
-    entries: Iterable[dict[str, Any]] = (
-        agent_entry(d, d.backend or default_backend) for d in discovery.agents
-    )
+    entries: Iterable[dict[str, Any]] = (agent_entry(d, default_backend) for d in discovery.agents)
     result: dict[str, Any] = {
         "success": True,
         "available_agents": list(entries),

@@ -2,9 +2,10 @@
 
 :data:`BACKENDS` is the one source of what a backend is called, which module
 implements it, whether this version can run it, and what it does. A backend
-module satisfies :class:`Backend`: ``check_options(options)`` lists what is
-wrong with a definition's ``backend_options`` (the only check of them: the
-parser calls it, so a definition that loads has options its backend accepts),
+module satisfies :class:`Backend`: ``check_options(options, agent_type=...)``
+lists what is wrong with running that agent with those ``backend_options``
+(the only check of them: the parser calls it for a definition that pins its
+backend, the runner for one that runs on the configured backend),
 and ``run(handoff)`` does the work in the child process and returns its exit
 code (it may ``exec`` and never return). Modules are imported by name, only
 where needed: the executor imports exactly the one it runs.
@@ -48,7 +49,7 @@ class BackendInfo:
 class Backend(Protocol):
     """What the executor and the parser call on a backend module."""
 
-    def check_options(self, options: Mapping[str, Any]) -> list[str]: ...
+    def check_options(self, options: Mapping[str, Any], *, agent_type: str) -> list[str]: ...
 
     def run(self, handoff: Handoff) -> int: ...
 
@@ -65,8 +66,8 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo(
             "builtin",
             "claude_pm.agents.backends.builtin",
-            BackendStatus.PLANNED,
-            "the offline toolchain (pytest, coverage, Bandit, Ruff, git...)",
+            BackendStatus.AVAILABLE,
+            "the offline toolchain of the core agents (pytest, coverage, Bandit, Ruff, git...)",
         ),
         BackendInfo(
             "claude-code",
@@ -130,11 +131,16 @@ def load_backend(name: str) -> Backend:
     return cast("Backend", importlib.import_module(info.module))
 
 
-def check_backend_options(backend: str | None, options: Mapping[str, Any]) -> list[str]:
-    """Problems with ``options`` for ``backend`` (nothing to check for one not available)."""
+def check_backend_options(
+    backend: str | None, options: Mapping[str, Any], *, agent_type: str
+) -> list[str]:
+    """Problems with running ``agent_type`` on ``backend`` with ``options``.
+
+    Nothing to check for a backend that is not available (the runner says why).
+    """
     if backend is None or unavailable_reason(backend) is not None:
         return []
-    return load_backend(backend).check_options(options)
+    return load_backend(backend).check_options(options, agent_type=agent_type)
 
 
 __all__ = [

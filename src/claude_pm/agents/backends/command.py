@@ -38,7 +38,7 @@ EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
 
 
-def check_options(options: Mapping[str, Any]) -> list[str]:
+def check_options(options: Mapping[str, Any], *, agent_type: str = "") -> list[str]:
     """Problems with a definition's ``backend_options`` (empty when fine): the only check."""
     problems = []
     command = options.get("command")
