@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 from claude_pm._version import __version__
 from claude_pm.errors import InvalidInput
 from claude_pm.process import request_shutdown
-from claude_pm.tools.export import as_mcp, is_error_result, result_text
+from claude_pm.tools import as_mcp, is_error_result, result_text
 from claude_pm.tools.handler import ClaudeToolHandler
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from claude_pm.cli import main
-from claude_pm.tools.export import as_anthropic, as_mcp, as_openai
+from claude_pm.tools import as_anthropic, as_mcp, as_openai
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """A fake Anthropic Messages API on 127.0.0.1, driven by scripted responses.
 
 Tests point the real ``anthropic`` SDK at it (``base_url=fake.url``) and script
-what each ``POST /v1/messages`` answers: a message, or an HTTP error such as a
-429 with ``retry-after-ms``. Every request body is recorded, so a test can
+what each ``POST /v1/messages`` answers: a message, an HTTP error such as a
+429 with ``retry-after-ms``, or no answer at all (:func:`never_answers`, to
+drive a client timeout). Every request body is recorded, so a test can
 assert what the loop sent (tool results, ``is_error`` flags, the system prompt).
 A request beyond the script gets a 500 that names the problem and is counted
 in ``unexpected``.
@@ -25,11 +26,17 @@ _ids = itertools.count(1)
 
 @dataclass(frozen=True)
 class Scripted:
-    """One scripted answer: a status, a JSON body and extra headers."""
+    """One scripted answer: a status, a JSON body and extra headers (or, with hang, nothing)."""
 
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+    hang: bool = False
+
+
+def never_answers() -> Scripted:
+    """Accept the request and never answer it (until the fake shuts down)."""
+    return Scripted(0, {}, hang=True)
 
 
 def text(value: str) -> dict[str, Any]:
@@ -53,6 +60,8 @@ def message(
     input_tokens: int = 100,
     output_tokens: int = 20,
     model: str = "claude-test",
+    cache_read_input_tokens: int = 0,
+    cache_creation_input_tokens: int = 0,
 ) -> Scripted:
     """A 200 answer carrying an assistant message; stop_reason defaults from the content."""
     if stop_reason is None:
@@ -66,7 +75,12 @@ def message(
         "content": list(content),
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_read_input_tokens": cache_read_input_tokens,
+            "cache_creation_input_tokens": cache_creation_input_tokens,
+        },
     }
     return Scripted(200, body)
 
@@ -110,7 +124,16 @@ class FakeMessagesAPI(LoopbackServer):
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.unexpected = 0
+        self._released = threading.Event()
         super().__init__()
+        # Poll for shutdown often: every test stops its fake, and the default 0.5 s adds up.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        self._released.set()  # let hanging handlers go before the server stops
+        super().__exit__(*exc)
 
     def add(self, *answers: Scripted | Responder) -> None:
         """Append answers to the script."""
@@ -153,6 +176,10 @@ class FakeMessagesAPI(LoopbackServer):
                 self._send(fake._next(body, headers))
 
             def _send(self, answer: Scripted) -> None:
+                if answer.hang:
+                    fake._released.wait(timeout=60)
+                    self.close_connection = True
+                    return
                 payload = json.dumps(answer.body).encode()
                 self.send_response(answer.status)
                 self.send_header("content-type", "application/json")

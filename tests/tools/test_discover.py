@@ -127,7 +127,7 @@ def test_bad_arguments_are_an_error_result(handler):
 def test_runnable_says_which_agents_can_run_here_and_the_pm_prompt_says_it_too(
     handler, write_agent
 ):
-    from claude_pm.pm_prompt import build_system_prompt, team_from_registry
+    from claude_pm.pm import build_system_prompt, team_from_handler
 
     write_agent("scanner", "print('ok')")
     entries = {a["type"]: a for a in discover(handler)["available_agents"]}
@@ -135,9 +135,9 @@ def test_runnable_says_which_agents_can_run_here_and_the_pm_prompt_says_it_too(
     assert entries["scanner"]["unavailable_reason"] is None
     assert entries["qa"]["runnable"] is True
     assert entries["architecture"]["runnable"] is False
-    team, problem = team_from_registry(handler)
-    assert problem is None
-    lines = {m.agent_type: m for m in team}
+    team = team_from_handler(handler)
+    assert team.problem is None
+    lines = {m.agent_type: m for m in team.members}
     assert lines["scanner"].unavailable is None
     assert "no implementation" in (lines["architecture"].unavailable or "")
     prompt = build_system_prompt(team)

@@ -6,9 +6,7 @@ import argparse
 from typing import Any
 
 from claude_pm.cli.output import print_json
-
-#: Kept literal so that building the parser imports nothing from the tool layer.
-FORMATS = ("anthropic", "openai", "mcp")
+from claude_pm.tools.formats import ToolFormat
 
 
 def register(subparsers: Any) -> None:
@@ -21,13 +19,16 @@ def register(subparsers: Any) -> None:
         "as_openai(), as_mcp().",
     )
     parser.add_argument(
-        "--format", choices=FORMATS, default="anthropic", help="provider format (default anthropic)"
+        "--format",
+        choices=[f.value for f in ToolFormat],
+        default=ToolFormat.ANTHROPIC.value,
+        help="provider format (default anthropic)",
     )
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from claude_pm.tools.export import export_tools
+    from claude_pm.tools.formats import export_tools
 
     print_json(export_tools(args.format))
     return 0

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from claude_pm.cancel import CancelToken
 from claude_pm.config import Settings, load_settings
 from claude_pm.errors import ClaudePMError, UnknownTool
 from claude_pm.tools.results import error_result
@@ -78,7 +79,7 @@ class ClaudeToolHandler:
         tool_name: str,
         parameters: Mapping[str, Any] | None,
         *,
-        cancel: threading.Event | None = None,
+        cancel: CancelToken | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """Run one tool call and return its JSON-able result; never raises.

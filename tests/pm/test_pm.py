@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
-import psutil
 import pytest
 
 from claude_pm.config import load_settings
-from claude_pm.pm import PMResult, StopReason, run_pm
-from claude_pm.pm_transcript import EventKind, TranscriptEvent
-from claude_pm.tools.export import as_anthropic
+from claude_pm.errors import InvalidInput
+from claude_pm.llm import AnthropicClient, EventKind, LoopEvent
+from claude_pm.pm import (
+    PMConfig,
+    PMResult,
+    StopReason,
+    Team,
+    TeamMember,
+    build_system_prompt,
+    run_pm,
+    team_from_handler,
+)
+from claude_pm.state import Database
+from claude_pm.tickets.store import TicketStore
+from claude_pm.tools import as_anthropic
 from claude_pm.tools.handler import ClaudeToolHandler
 from fakes.messages_api import (
     FakeMessagesAPI,
@@ -58,16 +64,32 @@ def handler(project: Path) -> ClaudeToolHandler:
     return ClaudeToolHandler(settings=load_settings(project_root=project, environ={}))
 
 
-def _client(fake: FakeMessagesAPI, max_retries: int = 2) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=fake.url, api_key="test", max_retries=max_retries)
-
-
 def _run(
-    fake: FakeMessagesAPI, handler: ClaudeToolHandler, goal: str = "ship it", **options: Any
+    fake: FakeMessagesAPI,
+    handler: ClaudeToolHandler,
+    goal: str = "ship it",
+    *,
+    max_retries: int = 2,
+    transcript_dir: Path | None = None,
+    on_event: Any = None,
+    **limits: Any,
 ) -> PMResult:
-    max_retries = options.pop("max_retries", 2)
-    with _client(fake, max_retries) as client:
-        return run_pm(goal, handler=handler, client=client, model="claude-test", **options)
+    sdk = anthropic.Anthropic(base_url=fake.url, api_key="test", max_retries=max_retries)
+    limits.setdefault("model", "claude-test")
+    config = PMConfig(team=team_from_handler(handler), **limits)
+    with AnthropicClient(sdk) as client:
+        return run_pm(
+            goal,
+            handler=handler,
+            client=client,
+            config=config,
+            transcript_dir=transcript_dir,
+            on_event=on_event,
+        )
+
+
+def _system(request: dict[str, Any]) -> str:
+    return "".join(block["text"] for block in request["system"])
 
 
 def _tool_results(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -108,7 +130,7 @@ def test_goal_leads_to_discovery_workflow_agents_and_tickets(
         ),
         message(text("Both agents reviewed the pager; bugs and a feature are filed.")),
     )
-    events: list[TranscriptEvent] = []
+    events: list[LoopEvent] = []
     run_dir = project / ".claude-pm" / "pm" / "run-1"
 
     result = _run(fake, handler, "Review the pager", transcript_dir=run_dir, on_event=events.append)
@@ -118,14 +140,19 @@ def test_goal_leads_to_discovery_workflow_agents_and_tickets(
     assert (result.turns, result.tool_calls, result.tool_errors) == (5, 5, 1)
     assert result.usage.total_tokens == 5 * 120
     assert len(result.tickets_created) == 3
+    assert result.run_id == "run-1" and result.model == "claude-test"
     assert fake.remaining == 0 and fake.unexpected == 0
 
     first = fake.requests[0]
     assert first["model"] == "claude-test"
-    assert first["tools"] == as_anthropic()
+    tools = [dict(t) for t in first["tools"]]
+    assert tools[-1].pop("cache_control") == {"type": "ephemeral"}
+    assert tools == as_anthropic()
+    assert first["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert first["messages"] == [{"role": "user", "content": "Review the pager"}]
-    assert "- left (custom): left test agent [specializations: testing]" in first["system"]
-    assert "- right (custom)" in first["system"]
+    assert "- left (custom): left test agent [specializations: testing]" in _system(first)
+    assert "- right (custom)" in _system(first)
+    assert f"for the project at {project}" in _system(first)
 
     [discovered] = _tool_results(fake.requests[1])
     assert discovered["is_error"] is False
@@ -149,9 +176,17 @@ def test_goal_leads_to_discovery_workflow_agents_and_tickets(
     [filed] = _tool_results(fake.requests[4])
     assert len(json.loads(filed["content"])["tickets_created"]) == 1
 
+    # The PM's tickets are exactly the ones its tool calls filed, as the store has them.
+    by_agents = [t for o in outputs for t in o["tickets_created"]]
+    by_pm = json.loads(filed["content"])["tickets_created"]
+    assert result.tickets_created == (*by_agents, *by_pm)
+    stored = TicketStore(Database(project / ".claude-pm" / "state.db")).find()
+    assert sorted(t.id for t in stored) == sorted(result.tickets_created)
+
     kinds = [e.kind for e in events]
     assert kinds[0] is EventKind.GOAL and kinds[-1] is EventKind.STOP
     assert kinds.count(EventKind.TOOL_CALL) == kinds.count(EventKind.TOOL_RESULT) == 5
+    assert events[0].data["run_id"] == "run-1"
 
     lines = (run_dir / "transcript.jsonl").read_text().splitlines()
     assert [json.loads(line)["kind"] for line in lines if '"tool_progress"' not in line] == [
@@ -167,6 +202,44 @@ def test_goal_leads_to_discovery_workflow_agents_and_tickets(
     saved = json.loads((run_dir / "result.json").read_text())
     assert saved["stop_reason"] == "end_turn"
     assert saved["tickets_created"] == list(result.tickets_created)
+    assert saved == result.to_dict()
+
+
+def test_a_finding_filed_again_is_not_a_new_ticket_of_the_pm(
+    fake: FakeMessagesAPI, handler: ClaudeToolHandler, project: Path
+) -> None:
+    fake.add(
+        message(
+            tool_use(
+                "create_tickets_from_output",
+                {
+                    "output_text": "FEATURE: page size setting\nTODO: document the pager",
+                    "source_agent": "pm",
+                    "auto_create": True,
+                },
+            )
+        ),
+        message(
+            tool_use(
+                "create_tickets_from_output",
+                {
+                    "output_text": "FEATURE: page size setting",
+                    "source_agent": "pm",
+                    "auto_create": True,
+                },
+            )
+        ),
+        message(text("Filed a feature and a task.")),
+    )
+    result = _run(fake, handler)
+    assert result.ok
+    [filed] = _tool_results(fake.requests[1])
+    created = json.loads(filed["content"])["tickets_created"]
+    [again] = _tool_results(fake.requests[2])
+    assert json.loads(again["content"])["tickets_created"] == []  # the same finding again
+    stored = TicketStore(Database(project / ".claude-pm" / "state.db")).find()
+    assert result.tickets_created == tuple(created) == tuple(t.id for t in stored)
+    assert len(result.tickets_created) == 2
 
 
 def test_the_model_recovers_from_a_tool_error(
@@ -241,7 +314,7 @@ def test_the_turn_limit_stops_the_loop_without_running_unseen_calls(
         message(tool_use("discover_available_agents", {})),
     )
     result = _run(fake, handler, max_turns=2)
-    assert result.stop_reason is StopReason.MAX_TURNS
+    assert result.stop_reason is StopReason.MAX_TURNS and result.hit_limit
     assert result.tool_calls == 1
     assert result.message is not None and "1 requested tool call(s) not run" in result.message
 
@@ -252,10 +325,28 @@ def test_the_token_budget_stops_the_loop(fake: FakeMessagesAPI, handler: ClaudeT
         message(tool_use("discover_available_agents", {}), input_tokens=80, output_tokens=10),
     )
     result = _run(fake, handler, max_tokens_budget=100)
-    assert result.stop_reason is StopReason.TOKEN_BUDGET
+    assert result.stop_reason is StopReason.TOKEN_BUDGET and result.hit_limit
     assert result.usage.total_tokens == 150
     assert result.message is not None and "150 > 100" in result.message
     assert len(fake.requests) == 2
+
+
+def test_the_dollar_budget_stops_the_loop_and_the_cost_is_recorded(
+    fake: FakeMessagesAPI, handler: ClaudeToolHandler, project: Path
+) -> None:
+    # claude-sonnet-4-5 at $3/$15 per million: 100k in + 10k out is $0.45 a turn.
+    heavy = {"input_tokens": 100_000, "output_tokens": 10_000, "model": "claude-sonnet-4-5"}
+    fake.add(
+        message(tool_use("discover_available_agents", {}), **heavy),
+        message(tool_use("discover_available_agents", {}), **heavy),
+    )
+    run_dir = project / "run"
+    result = _run(fake, handler, model="claude-sonnet-4-5", budget_usd=0.5, transcript_dir=run_dir)
+    assert result.stop_reason is StopReason.BUDGET_USD and result.hit_limit
+    assert result.cost_usd == pytest.approx(0.90)
+    assert result.tool_calls == 1 and len(fake.requests) == 2
+    assert json.loads((run_dir / "result.json").read_text())["cost_usd"] == pytest.approx(0.90)
+    assert ", $0.9000" in (run_dir / "transcript.txt").read_text()
 
 
 def test_a_missing_project_still_starts_with_a_fallback_team(fake: FakeMessagesAPI) -> None:
@@ -263,110 +354,52 @@ def test_a_missing_project_still_starts_with_a_fallback_team(fake: FakeMessagesA
     fake.add(message(tool_use("discover_available_agents", {})), message(text("Cannot proceed.")))
     result = _run(fake, broken)
     assert result.ok
-    system = fake.requests[0]["system"]
+    system = _system(fake.requests[0])
     assert "- qa" in system and "could not be read" in system
     [error] = _tool_results(fake.requests[1])
     assert error["is_error"] is True and "does not exist" in error["content"]
 
 
-def _cli(project: Path, fake: FakeMessagesAPI, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ANTHROPIC_API_KEY": "test",
-        "ANTHROPIC_BASE_URL": fake.url,
-        "CLAUDE_PM_MODEL": "claude-test",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "claude_pm", "--project", str(project), "pm", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_cli_prints_and_saves_the_transcript(fake: FakeMessagesAPI, project: Path) -> None:
-    fake.add(
-        message(
-            tool_use(
-                "create_tickets_from_output",
-                {"output_text": "TODO: docs", "source_agent": "pm", "auto_create": True},
-            )
-        ),
-        message(text("Filed the docs TODO.")),
-    )
-    done = _cli(project, fake, "Document the API")
-    assert done.returncode == 0, done.stderr
-    assert "-> create_tickets_from_output" in done.stdout
-    assert "Filed the docs TODO." in done.stdout
-    [run_dir] = (project / ".claude-pm" / "pm").iterdir()
-    assert f"Transcript: {run_dir / 'transcript.txt'}" in done.stdout
-    assert "Filed the docs TODO." in (run_dir / "transcript.txt").read_text()
-    assert fake.requests[0]["model"] == "claude-test"
-    sent = fake.headers[0]
-    assert "test" in (sent.get("x-api-key"), sent.get("authorization", "").removeprefix("Bearer "))
-
-
-def test_cli_exits_non_zero_on_an_api_error(fake: FakeMessagesAPI, project: Path) -> None:
-    fake.add(api_error(401, "authentication_error", "invalid x-api-key"))
-    done = _cli(project, fake, "anything", "--max-retries", "0", "--json")
-    assert done.returncode == 1
-    assert "invalid x-api-key" in done.stderr
-    assert json.loads(done.stdout)["stop_reason"] == "api_error"
-
-
-def test_cli_rejects_nonsense_limits(fake: FakeMessagesAPI, project: Path) -> None:
-    for flags in (["--parallel", "0"], ["--max-retries", "-1"]):
-        done = _cli(project, fake, "anything", *flags)
-        assert done.returncode == 2
-        assert "--parallel must be at least 1" in done.stderr
-    assert fake.requests == []
-
-
-SLEEPER = """
-import os, time
-with open("sleeper.pids.tmp", "w") as f:
-    f.write(str(os.getpid()))
-os.replace("sleeper.pids.tmp", "sleeper.pids")
-time.sleep(300)
-"""
-
-
-def test_cli_interrupted_mid_run_kills_the_agent_and_records_the_stop(
-    fake: FakeMessagesAPI, project: Path, write_agent: Any
+def test_without_a_team_the_prompt_asks_the_model_to_discover_it(
+    fake: FakeMessagesAPI, handler: ClaudeToolHandler
 ) -> None:
-    write_agent("sleeper", SLEEPER)
-    fake.add(
-        message(
-            tool_use("execute_agent_subprocess", {"agent_type": "sleeper", "task_description": "w"})
-        )
+    fake.add(message(text("I will discover the team first.")))
+    sdk = anthropic.Anthropic(base_url=fake.url, api_key="test", max_retries=0)
+    with AnthropicClient(sdk) as client:
+        result = run_pm("plan", handler=handler, client=client, config=PMConfig(model="m"))
+    assert result.ok
+    system = _system(fake.requests[0])
+    assert "no team was given" in system and "Call discover_available_agents" in system
+
+
+def test_a_given_system_prompt_replaces_the_built_one(
+    fake: FakeMessagesAPI, handler: ClaudeToolHandler
+) -> None:
+    fake.add(message(text("ok")))
+    _run(fake, handler, system_prompt="You are terse.")
+    assert _system(fake.requests[0]) == "You are terse."
+
+
+def test_the_prompt_lists_a_given_team() -> None:
+    team = Team(
+        (TeamMember("fuzzer", "Fuzzes parsers.", ("fuzzing",), custom=True, unavailable="no AFL"),),
+        project_root=Path("/srv/app"),
     )
-    env = {**os.environ, "ANTHROPIC_API_KEY": "test", "ANTHROPIC_BASE_URL": fake.url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claude_pm", "--project", str(project), "pm", "wait"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        pid_file = project / "sleeper.pids"
-        deadline = time.monotonic() + 60
-        while not pid_file.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the agent never started"
-            time.sleep(0.02)
-        agent = int(pid_file.read_text())
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130
-    assert not psutil.pid_exists(agent) or psutil.Process(agent).status() == psutil.STATUS_ZOMBIE
-    [run_dir] = (project / ".claude-pm" / "pm").iterdir()
-    saved = json.loads((run_dir / "result.json").read_text())
-    assert saved["stop_reason"] == "cancelled"
-    assert "-> execute_agent_subprocess" in out
+    prompt = build_system_prompt(team)
+    assert "You are the project manager for the project at /srv/app." in prompt
+    line = "- fuzzer (custom): Fuzzes parsers. [specializations: fuzzing]"
+    assert line + " (cannot run here yet: no AFL)" in prompt
+    assert "could not be read" not in prompt
+
+
+def test_bad_input_is_refused_before_anything_is_sent(
+    fake: FakeMessagesAPI, handler: ClaudeToolHandler
+) -> None:
+    with pytest.raises(InvalidInput, match="goal is empty"):
+        _run(fake, handler, " ")
+    with pytest.raises(InvalidInput) as info:
+        PMConfig(max_parallel_calls=0)
+    assert info.value.field == "max_parallel_calls"
+    with pytest.raises(InvalidInput, match="No price is known for model 'local-llama'"):
+        PMConfig(model="local-llama", budget_usd=1.0)
+    assert fake.requests == []

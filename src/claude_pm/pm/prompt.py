@@ -1,54 +1,11 @@
-"""The PM loop's system prompt: the team from the registry, how to delegate, the four tools."""
+"""The PM loop's system prompt: the team, the four tools, how to delegate, how to finish."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from claude_pm.tools.schemas import CLAUDE_PM_TOOLS, CORE_AGENT_TYPES
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TeamMember:
-    """One agent as the prompt describes it."""
-
-    agent_type: str
-    description: str
-    specializations: tuple[str, ...] = ()
-    custom: bool = False
-    #: Why this agent cannot run in this installation (its backend), or None.
-    unavailable: str | None = None
-
-
-def team_from_registry(handler: Any) -> tuple[list[TeamMember], str | None]:
-    """The agents the handler's registry knows, or the core types and why the registry failed.
-
-    Never raises: a broken registry (a bad project root, an unreadable agent
-    file) must not stop the PM from starting; the prompt then tells the model
-    to call ``discover_available_agents``.
-    """
-    try:
-        default_backend = handler.services.settings.default_backend
-        definitions = handler.services.registry.agents(include_custom=True)
-        team = [
-            TeamMember(
-                agent_type=str(d.agent_type),
-                description=" ".join(str(d.description or "").split()),
-                specializations=tuple(str(s) for s in (d.specializations or ())),
-                custom=bool(getattr(d, "custom", False)),
-                unavailable=d.unavailable_reason(default_backend),
-            )
-            for d in definitions
-        ]
-    except Exception as e:
-        log.warning("agent registry unavailable for the PM prompt: %s", e)
-        return [TeamMember(agent_type=t, description="") for t in CORE_AGENT_TYPES], str(e)
-    return sorted(team, key=lambda m: (m.custom, m.agent_type)), None
+from claude_pm.pm.team import Team, TeamMember
+from claude_pm.tools.schemas import CLAUDE_PM_TOOLS
 
 
 def _team_lines(team: Sequence[TeamMember]) -> list[str]:
@@ -67,20 +24,15 @@ def _team_lines(team: Sequence[TeamMember]) -> list[str]:
     return lines or ["- (no agents found: call discover_available_agents)"]
 
 
-def build_system_prompt(
-    team: Sequence[TeamMember],
-    *,
-    project_root: Path | None = None,
-    registry_problem: str | None = None,
-) -> str:
-    """The system prompt of the PM loop."""
+def build_system_prompt(team: Team) -> str:
+    """The system prompt of the PM loop: the team, the tools, how to delegate, how to finish."""
     tools = "\n".join(f"- {t['name']}: {t['description']}" for t in CLAUDE_PM_TOOLS)
-    where = f" for the project at {project_root}" if project_root else ""
+    where = f" for the project at {team.project_root}" if team.project_root else ""
     team_note = ""
-    if registry_problem:
+    if team.problem:
         team_note = (
             "\n(The agent registry could not be read when this prompt was written: "
-            f"{registry_problem}. Call discover_available_agents before delegating.)"
+            f"{team.problem}. Call discover_available_agents before delegating.)"
         )
     return f"""You are the project manager{where}. You do not do the work yourself: you \
 plan it, delegate each piece to the specialist agent best suited to it, check what comes back, \
@@ -88,7 +40,7 @@ and make sure every finding is tracked as a ticket.
 
 # Your team
 Each agent runs as its own supervised process with a timeout and a memory limit.
-{chr(10).join(_team_lines(team))}{team_note}
+{chr(10).join(_team_lines(team.members))}{team_note}
 
 # Your tools
 {tools}
@@ -121,4 +73,4 @@ report: what was done and by which agent, the outcome of each task, the ticket i
 what is left to do."""
 
 
-__all__ = ["TeamMember", "build_system_prompt", "team_from_registry"]
+__all__ = ["build_system_prompt"]

@@ -1,4 +1,4 @@
-"""Helpers for testing your own agents and integrations with claude-pm.
+"""Agents for tests: a real agent definition that runs a Python snippet.
 
 :func:`write_python_agent` writes a project-tier agent on the ``command``
 backend that runs a Python snippet, so a test can drive

@@ -1,110 +1,36 @@
-"""The tool definitions in each provider's format, checked with the providers' own SDK types."""
+"""Running a model's tool calls through the handler, for any loop and for the model loop."""
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import anthropic.types
-import mcp_types
 import openai.types.chat
 import pytest
-from jsonschema import Draft202012Validator
 from pydantic import TypeAdapter
 
 from claude_pm.config import load_settings
-from claude_pm.errors import InvalidInput
-from claude_pm.tools.export import (
-    TOOL_FORMATS,
-    ToolCall,
+from claude_pm.llm import LoopConfig, ToolCall, run_loop
+from claude_pm.testing import ScriptedModelClient, reply, tool_call
+from claude_pm.tools import (
+    HandlerToolbox,
+    anthropic_tool_calls,
     anthropic_tool_results,
-    as_anthropic,
-    as_mcp,
-    as_openai,
+    as_tool_specs,
     call_tools,
-    export_tools,
+    openai_tool_calls,
     openai_tool_messages,
 )
 from claude_pm.tools.handler import ClaudeToolHandler
-from claude_pm.tools.schemas import CLAUDE_PM_TOOLS
-
-NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-
-
-def _keys(typed_dict: Any) -> set[str]:
-    return set(typed_dict.__required_keys__) | set(typed_dict.__optional_keys__)
 
 
 @pytest.fixture
 def handler(project: Path) -> ClaudeToolHandler:
     return ClaudeToolHandler(settings=load_settings(project_root=project, environ={}))
-
-
-def test_every_format_keeps_the_four_tools_in_order() -> None:
-    names = [t["name"] for t in CLAUDE_PM_TOOLS]
-    assert [t["name"] for t in as_anthropic()] == names
-    assert [t["function"]["name"] for t in as_openai()] == names
-    assert [t["name"] for t in as_mcp()] == names
-    assert set(TOOL_FORMATS) == {"anthropic", "openai", "mcp"}
-
-
-@pytest.mark.parametrize("tool", CLAUDE_PM_TOOLS, ids=lambda t: t["name"])
-def test_schemas_are_valid_json_schema_2020_12_objects(tool: Mapping[str, Any]) -> None:
-    schema = tool["parameters"]
-    Draft202012Validator.check_schema(schema)
-    assert schema["type"] == "object"
-    assert NAME_RULE.match(tool["name"])
-
-
-def test_anthropic_definitions_match_the_sdk_tool_param() -> None:
-    adapter = TypeAdapter(anthropic.types.ToolParam)
-    allowed = _keys(anthropic.types.ToolParam)
-    for tool, source in zip(as_anthropic(), CLAUDE_PM_TOOLS, strict=True):
-        adapter.validate_python(tool, strict=True)
-        assert set(tool) <= allowed
-        assert NAME_RULE.match(tool["name"])
-        assert tool["input_schema"] == source["parameters"]
-        assert tool["input_schema"]["type"] == "object"
-
-
-def test_openai_definitions_match_the_sdk_function_tool_param() -> None:
-    adapter = TypeAdapter(openai.types.chat.ChatCompletionFunctionToolParam)
-    allowed_function = _keys(openai.types.shared_params.FunctionDefinition)
-    for tool, source in zip(as_openai(), CLAUDE_PM_TOOLS, strict=True):
-        adapter.validate_python(tool, strict=True)
-        assert tool["type"] == "function"
-        assert set(tool["function"]) <= allowed_function
-        assert NAME_RULE.match(tool["function"]["name"])
-        assert tool["function"]["parameters"] == source["parameters"]
-
-
-def test_mcp_definitions_are_mcp_tools_with_the_same_schemas() -> None:
-    for tool, source in zip(as_mcp(), CLAUDE_PM_TOOLS, strict=True):
-        parsed = mcp_types.Tool.model_validate(tool)
-        assert parsed.name == source["name"]
-        assert parsed.input_schema == source["parameters"]
-        assert parsed.annotations is not None and parsed.title
-    [discover] = [t for t in as_mcp() if t["name"] == "discover_available_agents"]
-    assert discover["annotations"]["readOnlyHint"] is True
-
-
-def test_exports_are_copies_that_callers_may_change() -> None:
-    before = json.dumps(CLAUDE_PM_TOOLS, sort_keys=True)
-    for exported in (as_anthropic(), as_openai(), as_mcp()):
-        exported[0].clear()
-    as_anthropic()[0]["input_schema"]["properties"].clear()
-    assert json.dumps(CLAUDE_PM_TOOLS, sort_keys=True) == before
-
-
-def test_export_tools_names_the_formats_on_a_bad_one() -> None:
-    assert export_tools("openai") == as_openai()
-    with pytest.raises(InvalidInput) as info:
-        export_tools("gemini")
-    assert "anthropic, openai, mcp" in info.value.message
 
 
 def test_anthropic_tool_use_blocks_become_tool_results(handler: ClaudeToolHandler) -> None:
@@ -193,3 +119,38 @@ def test_calls_of_one_turn_run_concurrently_and_keep_their_order() -> None:
     calls = [ToolCall(f"c{i}", "discover_available_agents", {"n": i}) for i in range(3)]
     results = call_tools(BarrierHandler(3), calls, max_parallel=3)
     assert [r["echo"]["n"] for r in results] == [0, 1, 2]
+
+
+def test_parsing_reads_sdk_objects_and_dicts_alike() -> None:
+    block = anthropic.types.ToolUseBlock(type="tool_use", id="t1", name="x", input={"a": 1})
+    as_dict = {"type": "tool_use", "id": "t1", "name": "x", "input": {"a": 1}}
+    assert anthropic_tool_calls([block]) == anthropic_tool_calls([as_dict])
+    assert anthropic_tool_calls([as_dict]) == [ToolCall("t1", "x", {"a": 1})]
+    raw = [{"id": "c1", "type": "function", "function": {"name": "x", "arguments": "[1]"}}]
+    [call] = openai_tool_calls(raw)
+    assert call.arguments is None
+    assert call.argument_error == "arguments must be a JSON object, got list"
+
+
+def test_the_handler_as_the_model_loops_toolbox(handler: ClaudeToolHandler) -> None:
+    model = ScriptedModelClient(
+        [
+            reply(
+                tool_call(
+                    "create_tickets_from_output",
+                    {"output_text": "TODO: add tests", "source_agent": "qa"},
+                    "c1",
+                ),
+                tool_call("deploy", {}, "c2"),
+            ),
+            reply("One TODO, and no deploy tool."),
+        ]
+    )
+    toolbox = HandlerToolbox(handler)
+    assert tuple(toolbox.tools) == as_tool_specs()
+    result = run_loop("triage", client=model, toolbox=toolbox, config=LoopConfig(model="m"))
+    assert result.ok and (result.tool_calls, result.tool_errors) == (2, 1)
+    assert model.requests[0].tools == as_tool_specs()
+    found, unknown = model.requests[1].messages[-1].content
+    assert json.loads(found.content)["tickets_found"] == 1 and not found.is_error
+    assert unknown.is_error and unknown.content.startswith("Error: Unknown tool 'deploy'")

@@ -1,49 +1,23 @@
-"""The PM loop's transcript: events as JSON lines, and a readable text rendering of them.
+"""The PM loop's transcript: the loop's events as JSON lines, and a readable rendering.
 
 A run directory (``<state_dir>/pm/<run_id>/``) holds ``transcript.jsonl`` (one
-event per line, everything the loop saw and did), ``transcript.txt`` (what
-``claude-pm pm`` printed) and ``result.json`` (how the run ended).
+:class:`~claude_pm.llm.types.LoopEvent` per line, everything the loop saw and
+did, the system prompt and full tool results included), ``transcript.txt``
+(what ``claude-pm pm`` printed) and ``result.json`` (how the run ended).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
+from claude_pm.llm.types import EventKind, LoopEvent
+
 #: Characters of an agent's output shown in the readable transcript.
 OUTPUT_EXCERPT_CHARS = 1200
-
-
-class EventKind(StrEnum):
-    """What happened in the PM loop."""
-
-    GOAL = "goal"
-    ASSISTANT_TEXT = "assistant_text"
-    TOOL_CALL = "tool_call"
-    TOOL_PROGRESS = "tool_progress"
-    TOOL_RESULT = "tool_result"
-    USAGE = "usage"
-    API_ERROR = "api_error"
-    STOP = "stop"
-
-
-@dataclass(frozen=True)
-class TranscriptEvent:
-    """One thing that happened, in turn ``turn`` (0 before the first request)."""
-
-    kind: EventKind
-    turn: int
-    data: Mapping[str, Any]
-    at_s: float = field(default_factory=time.time)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "turn": self.turn, "at": round(self.at_s, 3), **self.data}
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
@@ -77,16 +51,26 @@ def _agent_result(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _count(result: Mapping[str, Any], *keys: str) -> int:
+    """The first of ``keys`` present, as a number (a list counts its items)."""
+    for key in keys:
+        value = result.get(key)
+        if isinstance(value, list):
+            return len(value)
+        if isinstance(value, int):
+            return value
+    return 0
+
+
 def _tickets(result: Mapping[str, Any]) -> list[str]:
     stored = result.get("created_tickets") or []
     found = result.get("ticket_details") or []
     listed = stored or found
     head = f"tickets: {result.get('tickets_found', len(found))} found"
     if result.get("auto_create_enabled"):
-        head += (
-            f", {result.get('tickets_created', 0)} new, "
-            f"{result.get('tickets_updated', 0)} already filed"
-        )
+        new = _count(result, "tickets_created_count", "tickets_created")
+        again = _count(result, "duplicate_tickets_count", "duplicate_tickets")
+        head += f", {new} new, {again} already filed"
     lines = [head]
     for ticket in listed[:20]:
         if isinstance(ticket, Mapping):
@@ -125,7 +109,7 @@ def render_result(tool_name: str, result: Mapping[str, Any]) -> list[str]:
     return [_excerpt(json.dumps(result, default=str), 400)]
 
 
-def render_event(event: TranscriptEvent) -> str:
+def render_event(event: LoopEvent) -> str:
     """The readable text for one event ('' for events not worth a line)."""
     data = event.data
     kind = event.kind
@@ -142,12 +126,14 @@ def render_event(event: TranscriptEvent) -> str:
         lines = render_result(str(data["name"]), data.get("result") or {})
         return "<- " + lines[0] + ("\n" + "\n".join(lines[1:]) if len(lines) > 1 else "")
     if kind is EventKind.API_ERROR:
-        return f"!! Messages API error: {data['message']}"
+        return f"!! {data.get('api') or 'model API'} error: {data['message']}"
     if kind is EventKind.STOP:
         usage = data.get("usage") or {}
+        cost = data.get("cost_usd")
         return (
             f"\nStopped: {data['reason']} after {data['turns']} turn(s), "
             f"{data['tool_calls']} tool call(s), {usage.get('total_tokens', 0)} tokens"
+            + (f", ${cost:.4f}" if isinstance(cost, (int, float)) else "")
             + (f"\n{data['message']}" if data.get("message") else "")
         )
     return ""
@@ -169,7 +155,7 @@ class TranscriptWriter:
             self._jsonl = (directory / "transcript.jsonl").open("a", encoding="utf-8")
             self._text = (directory / "transcript.txt").open("a", encoding="utf-8")
 
-    def write(self, event: TranscriptEvent) -> None:
+    def write(self, event: LoopEvent) -> None:
         if self._jsonl is None or self._text is None:
             return
         line = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
@@ -194,4 +180,4 @@ class TranscriptWriter:
             self._jsonl = self._text = None
 
 
-__all__ = ["EventKind", "TranscriptEvent", "TranscriptWriter", "render_event", "render_result"]
+__all__ = ["TranscriptWriter", "render_event", "render_result"]
