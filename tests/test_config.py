@@ -214,3 +214,68 @@ def test_the_readme_documents_every_setting():
             assert f"`{spec.env}`" in table, spec.name
         for key in spec.context_keys:
             assert f"`{key}`" in table, (spec.name, key)
+
+
+def _files(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    project = tmp_path / "proj"
+    (project / ".claude-pm").mkdir(parents=True)
+    home = tmp_path / "home"
+    (home / ".config" / "claude-pm").mkdir(parents=True)
+    return project, {"HOME": str(home)}
+
+
+def test_files_sit_between_the_defaults_and_the_environment(tmp_path: Path):
+    project, env = _files(tmp_path)
+    user = Path(env["HOME"]) / ".config" / "claude-pm" / "config.toml"
+    user.write_text('backend = "openai"\nmax_report_bytes = 2048\nlog_level = "debug"\n')
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.claude-pm]\nbackend = "claude-code"\n'
+        'state_dir = ".cache/pm"\n'
+    )
+    (project / ".claude-pm" / "config.toml").write_text("max_tickets_listed = 7\n")
+    s = load_settings(environ=env, project_root=project)
+    assert s.default_backend == "claude-code"  # the project's file beats the user's
+    assert s.sources["default_backend"] is Source.PROJECT_FILE
+    assert "pyproject.toml" in s.origins["default_backend"]
+    assert s.max_report_bytes == 2048 and s.sources["max_report_bytes"] is Source.USER_FILE
+    assert s.log_level == "DEBUG"
+    assert s.max_tickets_listed == 7
+    assert s.state_dir == project.resolve() / ".cache" / "pm"  # relative to the project
+    s = load_settings(environ={**env, "CLAUDE_PM_BACKEND": "anthropic"}, project_root=project)
+    assert s.default_backend == "anthropic" and s.sources["default_backend"] is Source.ENVIRONMENT
+    s = load_settings(environ=env, project_root=project, read_files=False)
+    assert s.default_backend == "builtin"
+
+
+def test_a_project_file_cannot_switch_off_the_protections(tmp_path: Path):
+    """A cloned repository's own file never sets a security setting; the user's may."""
+    project, env = _files(tmp_path)
+    (project / ".claude-pm" / "config.toml").write_text(
+        'sandbox = "off"\nallow_bypass_permissions = true\nallowed_project_roots = ["/"]\n'
+    )
+    s = load_settings(environ=env, project_root=project)
+    assert s.sandbox == "auto" and s.allow_bypass_permissions is False
+    assert s.allowed_project_roots == ()
+    assert len(s.ignored) == 3 and all("security settings" in note for note in s.ignored)
+    user = Path(env["HOME"]) / ".config" / "claude-pm" / "config.toml"
+    user.write_text('sandbox = "required"\n')
+    assert load_settings(environ=env, project_root=project).sandbox == "required"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("colour = 'blue'\n", "Unknown setting 'colour'"),
+        ("backend = \n", "not valid TOML"),
+        ("max_report_bytes = 'lots'\n", "max_report_bytes must be an integer"),
+    ],
+)
+def test_a_bad_settings_file_says_which_file_and_what_to_fix(
+    tmp_path: Path, text: str, fragment: str
+):
+    project, env = _files(tmp_path)
+    (project / ".claude-pm" / "config.toml").write_text(text)
+    with pytest.raises(InvalidInput, match=fragment) as info:
+        load_settings(environ=env, project_root=project)
+    if "must be" not in fragment:
+        assert "config.toml" in info.value.message

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tools",
     "mcp",
     "pm",
+    "config",
     "doctor",
 )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from claude_pm.config import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: What a shell reports for a command killed by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
 
 #: Command-line flags (argparse ``dest``) that set a setting, and which one.
 FLAG_SETTINGS: dict[str, str] = {
@@ -56,6 +60,12 @@ def with_settings(body: Callable[[argparse.Namespace, Settings], int]) -> Comman
         except ClaudePMError as e:
             error(e.message)
             return EXIT_FAILED
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as a shell tool does.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return EXIT_BROKEN_PIPE
         except OSError as e:
             error(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
             return EXIT_FAILED

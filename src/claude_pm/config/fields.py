@@ -54,6 +54,8 @@ class Source(StrEnum):
     """Where a setting's value came from."""
 
     DEFAULT = "default"
+    USER_FILE = "user file"
+    PROJECT_FILE = "project file"
     ENVIRONMENT = "environment"
     FRAMEWORK_CONTEXT = "framework context"
     FLAG = "flag"
