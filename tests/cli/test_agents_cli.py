@@ -125,9 +125,33 @@ def test_new_scaffolds_a_valid_project_agent(project, capsys):
     assert AgentRegistry(project / ".claude" / "agents", None).get("api_reviewer").tier is (
         Tier.PROJECT
     )
-    assert run(project, "agents", "new", "api-reviewer") == 1
+    assert run(project, "agents", "new", "api-reviewer") == 2
     assert "already exists" in capsys.readouterr().err
     assert run(project, "agents", "new", "api-reviewer", "--force") == 0
+
+
+def test_a_new_agent_runs_as_it_is(project, capsys):
+    """The default scaffold is a command agent whose script reads its hand-off and reports."""
+    from claude_pm import ClaudeToolHandler
+    from claude_pm.config import load_settings
+
+    assert run(project, "agents", "new", "size-checker") == 0
+    printed = capsys.readouterr().out
+    assert "size-checker.py" in printed and "next: claude-pm run size-checker" in printed
+    (project / "big.py").write_text("x = 1\n" * 450)
+    (project / "small.py").write_text("x = 1\n")
+    settings = load_settings(project_root=project, environ={"PATH": "/usr/bin:/bin"})
+    result = ClaudeToolHandler(settings=settings).handle_tool_call(
+        "execute_agent_subprocess", {"agent_type": "size-checker", "task_description": "sizes"}
+    )
+    assert result["success"], result
+    assert "REFACTOR: big.py:1: 450 lines" in result["output"]
+    assert "2 Python file(s) read" in result["output"]
+    assert result["tickets_created_count"] == 1
+    assert run(project, "agents", "new", "reviewer", "--prompt-only") == 0
+    outcome = parse_agent_file(project / ".claude" / "agents" / "reviewer.md")
+    assert outcome.definition is not None and outcome.definition.backend is None
+    assert not (project / ".claude" / "agents" / "reviewer.py").exists()
 
 
 @pytest.mark.parametrize("name", ["Bad Name", "dot.name", "UPPER", "", "a/b"])

@@ -45,8 +45,24 @@ def register(subparsers: Any) -> None:
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(func=check_command)
 
-    new = commands.add_parser("new", help="scaffold a definition in PROJECT/.claude/agents/")
+    new = commands.add_parser(
+        "new",
+        help="write a new agent that runs, in PROJECT/.claude/agents/",
+        description="Write PROJECT/.claude/agents/NAME.md: by default a command agent with "
+        "a small Python script beside it (NAME.py) that reads its hand-off and prints a "
+        "report, so it runs at once; with --prompt-only a Claude Code subagent (a system "
+        "prompt) for the LLM backends.",
+        epilog="examples:\n  claude-pm agents new api-checker\n"
+        '  claude-pm run api-checker "check the handlers"\n'
+        "  claude-pm agents new reviewer --prompt-only --description 'Reviews diffs'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     new.add_argument("name", help="lowercase letters, digits and hyphens, e.g. api-reviewer")
+    new.add_argument(
+        "--prompt-only",
+        action="store_true",
+        help="a system-prompt agent for an LLM backend instead of a command agent",
+    )
     new.add_argument("--description", default=None, help="when a PM should delegate to it")
     new.add_argument(
         "--specialization", action="append", default=[], help="a specialization (repeatable)"
@@ -222,72 +238,22 @@ def _describe(problem: Problem) -> str:
     return f"{text} (expected {problem.expected})" if problem.expected else text
 
 
-_SCAFFOLD = """\
----
-name: {name}
-description: >-
-  {description}
-# Claude Code fields (optional): tools (comma-separated; omit to inherit all), model
-# (sonnet, opus, haiku, inherit or a model id), permissionMode, maxTurns, skills, color...
-tools: Read, Grep, Glob
-model: inherit
-# claude-pm fields (optional):
-specializations: [{specializations}]
-context_keys: []        # context keys this agent may see besides project_root,
-                        # user_requirements and priority, e.g. [file_paths]
-timeout: 300            # seconds
-memory_limit: 1024      # megabytes, for the agent's whole process tree
-# env: [MY_TOKEN]       # environment variables (names or patterns) it may receive
-# backend: claude-code  # command, builtin, claude-code, anthropic or openai
-version: "0.1"
----
-
-You are the {title} on this project.
-
-## Scope
-
-Say what this agent works on and which context keys it reads.
-
-## How to work
-
-List the checks or steps, in order, that a strong engineer in this role would follow.
-
-## How to report
-
-Put each finding on its own line, starting with one of TODO:, FIXME:, BUG:, SECURITY:,
-PERFORMANCE:, REFACTOR: or FEATURE:, so claude-pm files it as a ticket. End with a summary.
-"""
-
-
 @with_settings
 def new_command(args: argparse.Namespace, settings: Settings) -> int:
-    from claude_pm.agents.definition import Tier
-    from claude_pm.agents.fields import NAME_PATTERN
-    from claude_pm.agents.parsing import parse_agent_text
+    from claude_pm.agents.scaffold import ScaffoldKind, write_scaffold
 
-    name = args.name
-    if not NAME_PATTERN.fullmatch(name):
-        error(f"{name!r} is not a valid agent name: use lowercase letters, digits and hyphens.")
-        return 2
-    target = settings.project_agents_dir / f"{name}.md"
-    if target.exists() and not args.force:
-        error(f"{target} already exists; edit it, or pass --force to replace it.")
-        return 1
-    description = " ".join((args.description or f"Describe when to delegate to {name}.").split())
-    specializations = [s.strip() for s in args.specialization if s.strip()]
-    text = _SCAFFOLD.format(
-        name=name,
-        description=description,
-        specializations=", ".join(specializations),
-        title=name.replace("-", " ").replace("_", " "),
+    made = write_scaffold(
+        settings.project_agents_dir,
+        args.name,
+        description=args.description,
+        specializations=tuple(args.specialization),
+        kind=ScaffoldKind.PROMPT if args.prompt_only else ScaffoldKind.COMMAND,
+        force=args.force,
     )
-    outcome = parse_agent_text(text, target, Tier.PROJECT)
-    if outcome.definition is None:
-        error("; ".join(p.message for p in outcome.errors))
-        return 2
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    print(f"created {target}")
+    print(f"created {made.definition}")
+    if made.script is not None:
+        print(f"created {made.script}  (the program the agent runs: make it do the job)")
+    print(f"next: {made.run_hint}")
     return 0
 
 

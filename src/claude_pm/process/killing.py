@@ -22,6 +22,9 @@ from claude_pm.process.types import EventKind
 
 Emit = Callable[..., None]
 
+#: How long members left when the child exited may take to finish exiting on their own.
+EXITING_S = 0.2
+
 
 class TreeKiller:
     """Kills the tree of one run. ``emit(kind, message, level=..., **data)`` reports."""
@@ -77,9 +80,24 @@ class TreeKiller:
             self.kill_all()
             time.sleep(0.01)
 
+    def _still_exiting(self) -> dict[int, int]:
+        """Members other than the child, after giving them :data:`EXITING_S` to finish exiting.
+
+        A member may still be on its way out when the child is reaped (a sandbox's
+        PID-namespace init reports the command's exit before it is gone itself):
+        that is no process outliving the run.
+        """
+        deadline = time.monotonic() + EXITING_S
+        while True:
+            left = self._members()
+            left.pop(self.child.pid, None)
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.005)
+
     def end_tree(self, grace_s: float) -> float:
         """After the child exited, no member may outlive it; returns CPU s of reaped members."""
-        left = self._members()
+        left = self._still_exiting() if grace_s > 0 else self._members()
         left.pop(self.child.pid, None)
         if left:
             how = "TERM, then KILL after the grace" if grace_s > 0 else "KILL"
