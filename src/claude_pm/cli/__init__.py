@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pm",
     "config",
     "doctor",
+    "completion",
 )
 
 DESCRIPTION = """\
