@@ -25,7 +25,7 @@ import yaml
 from claude_pm.agents import parsing
 from claude_pm.agents.parsing import split_front_matter
 from claude_pm.agents.registry import AgentRegistry
-from claude_pm.tools.discover import discovery_result
+from claude_pm.tools.results import discovery_result
 
 SPECIALIZATIONS = ["testing", "security", "docs", "data", "deployment", "performance", "design"]
 PROMPT = "\n".join(
@@ -132,7 +132,7 @@ def main() -> int:
             ("warm: discover() again, no change", median_ms(registry.discover, 200)),
             (
                 "warm: discover() + tool result dict",
-                median_ms(lambda: discovery_result(registry.discover()), 50),
+                median_ms(lambda: discovery_result(registry.discover(), "builtin"), 50),
             ),
             ("warm: get('agent-0500')", median_ms(lambda: registry.get("agent-0500"), 200)),
             ("one file edited, then restored (2 discoveries)", median_ms(one_edit, options.repeat)),
