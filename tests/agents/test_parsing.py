@@ -265,7 +265,7 @@ def definitions(draw: st.DrawFn) -> AgentDefinition:
         model=draw(st.sampled_from([None, "sonnet", "opus", "claude-sonnet-4-20250514"])),
         specializations=tuple(draw(st.lists(names, unique=True, max_size=4))),
         context_keys=tuple(draw(st.lists(st.sampled_from(["a_b", "file_paths"]), unique=True))),
-        timeout_s=draw(st.none() | st.floats(0.5, 1e5)),
+        timeout_s=draw(st.none() | st.floats(0.5, 86_400)),
         memory_limit_mb=draw(st.none() | st.integers(1, 10**6).map(float)),
         env=tuple(draw(st.lists(st.sampled_from(["HOME", "AWS_*", "X1"]), unique=True))),
         backend=backend,
@@ -395,7 +395,15 @@ def test_the_fast_front_matter_reader_agrees_with_pyyaml(lines):
 
 
 def test_values_that_are_not_json_are_dropped_with_a_warning():
-    outcome = parse(front(*GOOD, "released: 2024-01-01", "loop: &x [*x]", "on: x", "color: red"))
+    outcome = parse(front(*GOOD, "released: 2024-01-01", "on: x", "color: red"))
     assert outcome.definition is not None
     assert outcome.definition.claude_code == {"color": "red"}
-    assert {w.field for w in outcome.warnings} == {"released", "loop", "True"}
+    assert {w.field for w in outcome.warnings} == {"released", "True"}
+
+
+def test_an_alias_inside_what_it_names_is_refused():
+    """A loop expands without end: refused like any alias past the budget, with its line."""
+    outcome = parse(front(*GOOD, "color: red", "loop: &x [*x]"))
+    assert outcome.definition is None
+    (error,) = outcome.errors
+    assert (error.line, error.field) == (5, "loop") and "loop" in error.message

@@ -203,16 +203,24 @@ def test_readme_hidden_and_other_files_are_not_agents(dirs):
     assert registry.problems() == []
 
 
-def test_symlinked_folders_are_followed_without_looping(dirs, tmp_path):
+def test_symlinked_folders_inside_the_tier_are_followed_without_looping_and_others_not(
+    dirs, tmp_path
+):
     project, _ = dirs
-    shared = tmp_path / "shared-agents"
-    write(shared, "linked.md", "linked")
-    project.mkdir(parents=True)
-    (project / "shared").symlink_to(shared, target_is_directory=True)
-    (shared / "loop").symlink_to(shared, target_is_directory=True)
+    library = project / "library"
+    write(library, "linked.md", "linked")
+    (project / "shared").symlink_to(library, target_is_directory=True)
+    (library / "loop").symlink_to(library, target_is_directory=True)
+    outside = tmp_path / "shared-agents"
+    write(outside, "foreign.md", "foreign")
+    (project / "foreign").symlink_to(outside, target_is_directory=True)
     registry = AgentRegistry(project, None)
     assert registry.get("linked").tier is Tier.PROJECT
-    assert registry.problems() == []
+    assert registry.warnings() == []  # one folder, walked once
+    with pytest.raises(AgentNotFound):
+        registry.get("foreign")
+    (problem,) = registry.problems()
+    assert problem.path == project / "foreign" and "not followed" in problem.message
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")

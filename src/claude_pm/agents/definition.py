@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_pm.agents.handoff import AgentSpec
+from claude_pm.agents.limits import DESCRIPTION_MAX_CHARS
 
 #: Context keys every agent sees, whatever its definition says.
 BASE_CONTEXT_KEYS: tuple[str, ...] = ("project_root", "user_requirements", "priority")
@@ -34,6 +35,18 @@ def agent_type_of(name: str) -> str:
     return name.lower().replace("-", "_")
 
 
+def cut_description(text: str) -> str:
+    """``text`` as a model is shown it: at most :data:`DESCRIPTION_MAX_CHARS`, then a note.
+
+    The note says the description was cut and how long it is, so a model (and
+    whoever reads its transcript) knows there was more.
+    """
+    if len(text) <= DESCRIPTION_MAX_CHARS:
+        return text
+    head = text[:DESCRIPTION_MAX_CHARS].rstrip()
+    return f"{head} [\u2026 description cut: {len(text):,} characters in all]"
+
+
 @dataclass(frozen=True)
 class AgentDefinition:
     """A loaded, validated agent definition.
@@ -42,6 +55,11 @@ class AgentDefinition:
     (``disallowedTools``, ``permissionMode``, ``maxTurns``, ``skills``,
     ``mcpServers``, ``hooks``, ``memory``, ``background``, ``isolation``,
     ``color``...) under its original key so an export writes it back unchanged.
+
+    ``description`` is what models are shown (discovery, the PM prompt): a
+    description longer than :data:`~claude_pm.agents.limits.DESCRIPTION_MAX_CHARS`
+    is cut there and says so, and ``full_description`` keeps the text as
+    written (for an export and for the agent's own run); it is None otherwise.
     """
 
     name: str
@@ -63,6 +81,12 @@ class AgentDefinition:
     source_path: Path | None = None
     #: Files of the same agent type this definition overrides, highest precedence first.
     shadows: tuple[Path, ...] = ()
+    full_description: str | None = None
+
+    @property
+    def description_chars(self) -> int:
+        """The length of the description as written (``description`` may be cut)."""
+        return len(self.full_description if self.full_description is not None else self.description)
 
     @property
     def agent_type(self) -> str:
@@ -103,7 +127,7 @@ class AgentDefinition:
         return AgentSpec(
             name=self.name,
             agent_type=self.agent_type,
-            description=self.description,
+            description=self.full_description or self.description,
             system_prompt=self.system_prompt,
             tools=self.tools,
             model=self.model,

@@ -2,12 +2,16 @@
 
 Checkers raise :class:`InvalidField` with what was expected; the parser turns
 that into a :class:`~claude_pm.agents.parsing.Problem` with the file and line.
+A value quoted in a message is a :func:`preview`: bounded in length, depth and
+items whatever the value is, so formatting a problem never costs more than the
+message it makes.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +21,36 @@ from claude_pm.agents.definition import AgentDefinition
 #: Claude Code's rule (lowercase letters, digits, hyphens) plus ``_`` for claude-pm's own types.
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ENV_PATTERN = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_*?\[\]!-]*")
+
+
+class _Preview(reprlib.Repr):
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxstring = self.maxother = 80
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 6
+
+    def repr_int(self, x: int, level: int) -> str:
+        # repr() of an int of more than 4,300 digits raises; one of 40 is already unreadable.
+        if abs(x) >= 10**40:
+            return f"<an integer of {x.bit_length():,} bits>"
+        return repr(x)
+
+    def repr_str(self, x: str, level: int) -> str:
+        return repr(x) if len(x) <= self.maxstring else repr(x[: self.maxstring - 3]) + "..."
+
+
+_PREVIEW = _Preview()
+
+
+def preview(value: Any, limit: int = 80, *, quote: bool = True) -> str:
+    """``repr(value)`` (or, with ``quote=False``, a string as it is) cut to about ``limit`` chars.
+
+    Built from a bounded view of the value (see :mod:`reprlib`): its cost does
+    not grow with the value's size, depth or sharing.
+    """
+    text = value if not quote and isinstance(value, str) else _PREVIEW.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 class InvalidField(Exception):
@@ -47,34 +81,61 @@ def _split_top_level_commas(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def string_list(value: Any, *, what: str) -> tuple[str, ...]:
+def string_list(
+    value: Any, *, what: str, max_items: int | None = None, max_chars: int | None = None
+) -> tuple[str, ...]:
+    """Distinct strings from a list or a comma-separated string, within the limits given."""
     expected = f"a list of {what} or a comma-separated string"
     if isinstance(value, str):
-        return tuple(dict.fromkeys(_split_top_level_commas(value)))
-    if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
-        return tuple(dict.fromkeys(v.strip() for v in value))
-    raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
+        items = tuple(dict.fromkeys(_split_top_level_commas(value)))
+    elif isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+        items = tuple(dict.fromkeys(v.strip() for v in value))
+    else:
+        raise InvalidField(f"must be {expected}, got {preview(value)}", expected)
+    if max_items is not None and len(items) > max_items:
+        expected = f"at most {max_items} {what}"
+        raise InvalidField(f"lists {len(items):,} {what}; claude-pm takes {expected}", expected)
+    if max_chars is not None:
+        for item in items:
+            if len(item) > max_chars:
+                expected = f"{what} of at most {max_chars} characters each"
+                message = f"{preview(item)} is {len(item):,} characters long; expected {expected}"
+                raise InvalidField(message, expected)
+    return items
 
 
-def non_empty_text(value: Any, *, expected: str = "a non-empty string") -> str:
+def non_empty_text(
+    value: Any, *, expected: str = "a non-empty string", max_chars: int | None = None
+) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
-    return value.strip()
+        raise InvalidField(f"must be {expected}, got {preview(value)}", expected)
+    text = value.strip()
+    if max_chars is not None and len(text) > max_chars:
+        expected = f"{expected} of at most {max_chars} characters"
+        raise InvalidField(f"is {len(text):,} characters long; expected {expected}", expected)
+    return text
 
 
-def positive_number(value: Any, *, unit: str) -> float:
+def positive_number(value: Any, *, unit: str, maximum: float | None = None) -> float:
+    """A number greater than 0 (and at most ``maximum``), as a float."""
     expected = f"a number of {unit} greater than 0"
+    if maximum is not None:
+        expected += f" and at most {maximum:,}"
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
-        raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
-    return float(value)
+    # Compare before converting: float() of a huge int raises OverflowError.
+    if not ok or value != value or value <= 0 or (maximum is not None and value > maximum):
+        raise InvalidField(f"must be {expected}, got {preview(value)}", expected)
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidField(f"must be {expected}, got {preview(value)}", expected)
+    return number
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if value not in choices:
             expected = "one of " + ", ".join(choices)
-            raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
+            raise InvalidField(f"must be {expected}, got {preview(value)}", expected)
         return value
 
     return check
@@ -83,7 +144,7 @@ def one_of(choices: tuple[str, ...]) -> Callable[[Any], Any]:
 def of_type(kind: type | tuple[type, ...], expected: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise InvalidField(f"must be {expected}, got {value!r:.80}", expected)
+            raise InvalidField(f"must be {expected}, got {preview(value)}", expected)
         return value
 
     return check
@@ -91,14 +152,15 @@ def of_type(kind: type | tuple[type, ...], expected: str) -> Callable[[Any], Any
 
 def _positive_int(value: Any) -> Any:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise InvalidField(f"must be a positive integer, got {value!r:.80}", "a positive integer")
+        expected = "a positive integer"
+        raise InvalidField(f"must be {expected}, got {preview(value)}", expected)
     return value
 
 
 def _memory_scope(value: Any) -> Any:
     if value not in ("user", "project", "local"):
         raise InvalidField(
-            f"is Claude Code's memory scope (user, project or local), got {value!r:.80}; "
+            f"is Claude Code's memory scope (user, project or local), got {preview(value)}; "
             "for a memory limit in megabytes use memory_limit",
             "one of user, project, local",
         )
@@ -150,7 +212,7 @@ def env_names(value: Any) -> tuple[str, ...]:
     for name in names:
         if not _ENV_PATTERN.fullmatch(name):
             expected = "variable names or shell patterns such as AWS_*"
-            raise InvalidField(f"{name!r} is not a variable name or pattern", expected)
+            raise InvalidField(f"{preview(name)} is not a variable name or pattern", expected)
     return names
 
 
@@ -161,17 +223,18 @@ def backend_name(value: Any) -> str:
 def backend_options(value: Any, backend: str | None, agent_type: str) -> dict[str, Any]:
     """The options as a dict, checked by the backend itself (the one check there is)."""
     if not isinstance(value, dict):
-        raise InvalidField(f"must be a mapping, got {value!r:.80}", "a mapping")
+        raise InvalidField(f"must be a mapping, got {preview(value)}", "a mapping")
     problems = check_backend_options(backend, value, agent_type=agent_type)
     if problems:
-        raise InvalidField("; ".join(problems), f"backend_options the {backend} backend accepts")
+        message = preview("; ".join(problems), 400, quote=False)
+        raise InvalidField(message, f"backend_options the {backend} backend accepts")
     return dict(value)
 
 
 def agent_name(value: Any) -> str:
     expected = "lowercase letters, digits, hyphens or underscores (e.g. data-engineer)"
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
-        raise InvalidField(f"{value!r:.80} is not a valid agent name", expected)
+        raise InvalidField(f"{preview(value)} is not a valid agent name", expected)
     return value
 
 
@@ -182,7 +245,8 @@ def render_definition(definition: AgentDefinition, *, claude_pm_fields: bool = T
     """
     import yaml
 
-    fields: dict[str, Any] = {"name": definition.name, "description": definition.description}
+    description = definition.full_description or definition.description
+    fields: dict[str, Any] = {"name": definition.name, "description": description}
     if definition.tools is not None:
         fields["tools"] = ", ".join(definition.tools)
     if definition.model is not None:

@@ -13,13 +13,23 @@ changed) and rebuilds, re-parsing only the files that changed, as soon as
 anything did. Files modified within :data:`RACY_WINDOW_NS` of the last check
 are compared by content as well, because a file system's clock may not tick
 between two quick writes.
+
+What is read is bounded (the limits are in :mod:`claude_pm.agents.limits`).
+The walk (:mod:`claude_pm.agents.walk`) never leaves a tier's root, not even
+through a symbolic link, and stops at a number of folders and entries; a file
+over :data:`~claude_pm.agents.limits.MAX_FILE_BYTES` is refused from the size
+its ``stat`` gave, without being opened, and others are read with at most
+limit + 1 bytes; whatever goes wrong with one file (an ``OSError``, an
+exception nothing expected) is logged and becomes that file's problem, and
+the other files load. :attr:`AgentRegistry.files_parsed` and
+:attr:`AgentRegistry.entries_examined` count the work done since the registry
+was made.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 import time
 from collections.abc import Mapping
@@ -28,7 +38,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claude_pm.agents.definition import AgentDefinition, Tier, agent_type_of
-from claude_pm.agents.parsing import ParseOutcome, Problem, Severity, parse_agent_text
+from claude_pm.agents.limits import MAX_FILE_BYTES
+from claude_pm.agents.parsing import (
+    DefinitionTooLarge,
+    ParseOutcome,
+    Problem,
+    Severity,
+    parse_agent_text,
+    too_large_problem,
+    unreadable_problem,
+)
+from claude_pm.agents.walk import RACY_WINDOW_NS, Stamp, TierWalk, dir_token, read_file
 from claude_pm.errors import AgentNotFound
 
 if TYPE_CHECKING:
@@ -39,10 +59,7 @@ log = logging.getLogger(__name__)
 #: The definitions that ship with claude-pm.
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 
-#: A file or directory changed less than this long before a check is also compared by content.
-RACY_WINDOW_NS = 2_000_000_000
-
-_Stamp = tuple[int, int] | None
+__all__ = ["RACY_WINDOW_NS", "SHIPPED_DIR", "AgentRegistry", "Discovery"]
 
 
 @dataclass(frozen=True)
@@ -68,9 +85,10 @@ class _Snapshot:
 
 @dataclass(frozen=True)
 class _Parsed:
-    stamp: _Stamp
+    stamp: Stamp
     outcome: ParseOutcome
-    data: bytes
+    #: The bytes parsed; None when the file was not read (too large, unreadable).
+    data: bytes | None
 
 
 class AgentRegistry:
@@ -89,6 +107,7 @@ class AgentRegistry:
         shipped_dir: Path = SHIPPED_DIR,
     ) -> None:
         roots: list[tuple[Tier, Path]] = []
+        real_roots: list[str] = []
         seen: set[str] = set()
         for tier, directory in (
             (Tier.PROJECT, project_dir),
@@ -103,16 +122,22 @@ class AgentRegistry:
                 continue
             seen.add(real)
             roots.append((tier, path))
+            real_roots.append(real)
         self._roots = tuple(roots)
+        self._real_of_root = tuple(real_roots)
         self._real_roots = frozenset(seen)
         self._lock = threading.RLock()
-        self._stamps: dict[str, _Stamp] = {}
+        self._stamps: dict[str, Stamp] = {}
         self._racy: dict[str, bytes | tuple[str, ...]] = {}
         self._parsed: dict[str, _Parsed] = {}
         self._snapshot: _Snapshot | None = None
         self._discoveries: dict[tuple[str | None, bool], Discovery] = {}
         #: Files parsed since this registry was made (the cache is visible through it).
         self.files_parsed = 0
+        #: Directory entries examined by the walks since this registry was made.
+        self.entries_examined = 0
+        #: Definition files that are resolved links: path -> target inside the tier.
+        self._targets: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentRegistry:
@@ -215,8 +240,11 @@ class AgentRegistry:
         now_ns = time.time_ns()
         for path, token in list(self._racy.items()):
             try:
-                current = _dir_token(path) if isinstance(token, tuple) else _read(path)
-            except OSError:
+                if isinstance(token, tuple):
+                    current: bytes | tuple[str, ...] = dir_token(path)
+                else:
+                    current = read_file(self._targets.get(path, path))
+            except (OSError, DefinitionTooLarge):
                 return False
             if current != token:
                 return False
@@ -227,20 +255,39 @@ class AgentRegistry:
 
     def _rebuild(self) -> _Snapshot:
         now_ns = time.time_ns()
-        stamps: dict[str, _Stamp] = {}
+        stamps: dict[str, Stamp] = {}
         racy: dict[str, bytes | tuple[str, ...]] = {}
         parsed: dict[str, _Parsed] = {}
+        targets: dict[str, str] = {}
         winners: dict[str, AgentDefinition] = {}
         shadowed: dict[str, list[Path]] = {}
         problems: list[Problem] = []
         warnings: list[Problem] = []
         files: list[str] = []
-        for tier, root in self._roots:
-            for path, stamp in self._walk(str(root), stamps, racy, now_ns):
+        for (tier, root), real_root in zip(self._roots, self._real_of_root, strict=True):
+            walk = TierWalk(str(root), real_root, tier, self._real_roots, now_ns)
+            found = walk.run(stamps, racy)
+            self.entries_examined += walk.entries_examined
+            problems.extend(walk.problems)
+            for item in found:
+                _, _, path, read_path, stamp = item
                 files.append(path)
-                entry = self._parse(path, stamp, tier, now_ns)
+                if read_path != path:
+                    targets[path] = read_path
+                try:
+                    entry = self._parse(path, read_path, stamp, tier, now_ns)
+                except Exception as e:  # one file never stops discovery of the others
+                    log.exception("agent definition %s could not be read", path)
+                    problem = Problem(
+                        Path(path), f"claude-pm failed to read this file ({type(e).__name__})"
+                    )
+                    entry = _refused(stamp, problem)
                 parsed[path] = entry
-                if stamp is not None and now_ns - stamp[0] <= RACY_WINDOW_NS:
+                if (
+                    stamp is not None
+                    and now_ns - stamp[0] <= RACY_WINDOW_NS
+                    and entry.data is not None
+                ):
                     racy[path] = entry.data
                 outcome = entry.outcome
                 if outcome.problems:
@@ -257,98 +304,35 @@ class AgentRegistry:
                 shadowed.setdefault(agent_type, []).append(outcome.path)
                 if winner.tier is tier:
                     warnings.append(_clash(definition, winner))
-        self._stamps, self._racy, self._parsed = stamps, racy, parsed
+        self._stamps, self._racy, self._parsed, self._targets = stamps, racy, parsed, targets
         merged = {
             t: replace(d, shadows=tuple(shadowed[t])) if t in shadowed else d
             for t, d in sorted(winners.items())
         }
         return _Snapshot(merged, tuple(problems), tuple(warnings), tuple(files))
 
-    def _parse(self, path: str, stamp: _Stamp, tier: Tier, now_ns: int) -> _Parsed:
+    def _parse(self, path: str, read_path: str, stamp: Stamp, tier: Tier, now_ns: int) -> _Parsed:
         cached = self._parsed.get(path)
         fresh = stamp is not None and now_ns - stamp[0] > RACY_WINDOW_NS
         if cached is not None and cached.stamp == stamp and fresh:
             return cached
+        if stamp is not None and stamp[1] > MAX_FILE_BYTES:
+            return _refused(stamp, too_large_problem(Path(path), stamp[1]))
         try:
-            data = _read(path)
+            data = read_file(read_path)
+        except DefinitionTooLarge as e:
+            return _refused(stamp, too_large_problem(Path(path), e.size_bytes))
         except OSError as e:
-            problem = Problem(Path(path), f"cannot read the file: {e.strerror or e}")
-            return _Parsed(stamp, ParseOutcome(Path(path), None, (problem,)), b"")
+            return _refused(stamp, unreadable_problem(Path(path), e))
         if cached is not None and cached.stamp == stamp and cached.data == data:
             return cached
         self.files_parsed += 1
+        # parse_agent_text never raises: anything unexpected is already this file's problem.
         return _Parsed(stamp, parse_agent_text(data, Path(path), tier), data)
 
-    def _walk(
-        self,
-        root: str,
-        stamps: dict[str, _Stamp],
-        racy: dict[str, bytes | tuple[str, ...]],
-        now_ns: int,
-    ) -> list[tuple[str, _Stamp]]:
-        """Definition files under ``root``, nearest first, then in path order; stamps every dir."""
-        try:
-            root_stat = os.stat(root)  # noqa: PTH116 (str paths: thousands of entries)
-        except OSError:
-            stamps[root] = None
-            return []
-        if not stat.S_ISDIR(root_stat.st_mode):
-            stamps[root] = (root_stat.st_mtime_ns, root_stat.st_size)
-            return []
-        found: list[tuple[int, str, str, _Stamp]] = []
-        visited = {(root_stat.st_dev, root_stat.st_ino)}
-        pending = [root]
-        prefix = len(root) + 1
-        while pending:
-            directory = pending.pop()
-            try:
-                dir_stat = os.stat(directory)  # noqa: PTH116
-                with os.scandir(directory) as scan:
-                    entries = list(scan)
-            except OSError:
-                stamps[directory] = None
-                continue
-            stamps[directory] = (dir_stat.st_mtime_ns, dir_stat.st_size)
-            if now_ns - dir_stat.st_mtime_ns <= RACY_WINDOW_NS:
-                racy[directory] = tuple(sorted(e.name for e in entries))
-            for entry in entries:
-                name = entry.name
-                if name[0] == ".":
-                    continue
-                try:
-                    if entry.is_dir():
-                        if os.path.realpath(entry.path) in self._real_roots:
-                            continue  # another tier's root: its files belong to that tier
-                        st = entry.stat()
-                        if (st.st_dev, st.st_ino) not in visited:
-                            visited.add((st.st_dev, st.st_ino))
-                            pending.append(entry.path)
-                    elif _is_definition_name(name) and entry.is_file():
-                        st = entry.stat()
-                        relative = entry.path[prefix:]
-                        depth = relative.count(os.sep)
-                        found.append((depth, relative, entry.path, (st.st_mtime_ns, st.st_size)))
-                except OSError:
-                    continue
-        found.sort()
-        for _, _, path, stamp in found:
-            stamps[path] = stamp
-        return [(path, stamp) for _, _, path, stamp in found]
 
-
-def _is_definition_name(name: str) -> bool:
-    # A README beside the agents documents them; it is not an agent.
-    return name.endswith(".md") and name.lower() != "readme.md"
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:  # noqa: PTH123 (hot path: avoid building a Path)
-        return f.read()
-
-
-def _dir_token(path: str) -> tuple[str, ...]:
-    with os.scandir(path) as entries:
-        return tuple(sorted(e.name for e in entries))
+def _refused(stamp: Stamp, problem: Problem) -> _Parsed:
+    return _Parsed(stamp, ParseOutcome(problem.path, None, (problem,)), None)
 
 
 def _clash(loser: AgentDefinition, winner: AgentDefinition) -> Problem:

@@ -5,14 +5,18 @@ largest cost of discovering many agents. Most definitions only hold
 ``key: word words``, ``key: 123``, ``key: "text"`` and ``key: [a, b]`` lines;
 :func:`read_simple_mapping` reads exactly those and returns None for anything
 else (nesting, block scalars, comments, floats, octal, dates, ``: `` inside a
-value, non-ASCII text...), so the caller falls back to PyYAML and the result is
-always what ``yaml.safe_load`` would give. A property test holds it to that.
+value, non-ASCII text, an integer of more than 18 digits...), so the caller
+falls back to PyYAML (bounded: see :mod:`claude_pm.agents.bounded_yaml`) and
+the result is always what ``yaml.safe_load`` would give. A property test holds
+it to that.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from claude_pm.agents.limits import MAX_YAML_VALUES
 
 _LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?:[ ]+(.*?))?[ ]*")
 # A plain scalar that YAML 1.1 resolves to a string: it starts with a letter (so it is not
@@ -21,7 +25,8 @@ _LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?:[ ]+(.*?))?[ ]*")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z0-9 _.,;/()'\"+=!?&%$@*<>~^-]*")
 # Inside [a, b] a plain scalar also may not hold a comma, and here holds no quote either.
 _FLOW_WORDS = re.compile(r"[A-Za-z][A-Za-z0-9 _.;/()+=!?&%$@*<>~^-]*")
-_INT = re.compile(r"0|[1-9][0-9]*")
+# At most 18 digits: a longer integer goes to the bounded loader, which refuses it with its line.
+_INT = re.compile(r"0|[1-9][0-9]{0,17}")
 _DOUBLE_QUOTED = re.compile(r'"([ -!#-\[\]-~]*)"')
 _SINGLE_QUOTED = re.compile(r"'([ -&(-~]*)'")
 # YAML 1.1 booleans and nulls that look like words, and what they mean.
@@ -50,8 +55,13 @@ def _scalar(text: str) -> tuple[bool, Any]:
 
 
 def read_simple_mapping(text: str) -> dict[str, Any] | None:
-    """The mapping ``text`` holds, or None when it is not in the plain subset (or is empty)."""
+    """The mapping ``text`` holds, or None when it is not in the plain subset (or is empty).
+
+    None too when it holds more values than the bounded loader accepts, so that
+    loader refuses it: the limits do not depend on which reader ran.
+    """
     result: dict[str, Any] = {}
+    values = 1  # counted as the bounded loader counts: the mapping, each key, each value
     for line in text.split("\n"):
         if not line:
             continue
@@ -69,9 +79,13 @@ def read_simple_mapping(text: str) -> dict[str, Any] | None:
             if not all(_word(item, _FLOW_WORDS) for item in items):
                 return None
             result[key] = items
+            values += len(items)
         else:
             ok, parsed = _scalar(value)
             if not ok:
                 return None
             result[key] = parsed
+        values += 2
+    if values > MAX_YAML_VALUES:
+        return None
     return result or None

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from claude_pm.agents.definition import cut_description
+from claude_pm.agents.limits import DESCRIPTION_MAX_CHARS
 from claude_pm.errors import ClaudePMError
 
 if TYPE_CHECKING:
@@ -181,13 +183,22 @@ def tickets_result(
 
 def agent_entry(definition: AgentDefinition, configured_backend: str) -> dict[str, Any]:
     """One agent as ``available_agents`` lists it; ``runnable``: it can run here, on the
-    backend it pins or, if none, the configured one."""
+    backend it pins or, if none, the configured one.
+
+    The description is at most ``DESCRIPTION_MAX_CHARS`` characters and a note;
+    when it was cut, ``description_truncated`` is true and ``description_chars``
+    says how long it is as written (neither key is there otherwise).
+    """
     backend = definition.backend_for(configured_backend)
     reason = definition.unavailable_reason(configured_backend)
-    return {
+    description = definition.description
+    cut = definition.full_description is not None
+    if not cut and len(description) > DESCRIPTION_MAX_CHARS:  # a definition made in code
+        description, cut = cut_description(description), True
+    entry: dict[str, Any] = {
         "type": definition.agent_type,
         "name": definition.name,
-        "description": definition.description,
+        "description": description,
         "specializations": list(definition.specializations),
         "custom": definition.custom,
         "tier": str(definition.tier),
@@ -198,6 +209,10 @@ def agent_entry(definition: AgentDefinition, configured_backend: str) -> dict[st
         "unavailable_reason": reason,
         "shadows": [str(p) for p in definition.shadows],
     }
+    if cut:
+        entry["description_truncated"] = True
+        entry["description_chars"] = definition.description_chars
+    return entry
 
 
 def discovery_result(discovery: Discovery, default_backend: str) -> dict[str, Any]:
