@@ -388,8 +388,12 @@ def test_a_long_description_is_cut_for_the_model_and_kept_for_the_file(agents_di
     (warning,) = [w for w in result["warnings"] if w["path"].endswith("wordy.md")]
     assert warning["field"] == "description" and "55,999" in warning["message"]
 
-    wordy = registry.get("wordy")  # what the PM prompt reads, capped the same way
+    wordy = registry.get("wordy")
     assert wordy.description == entry["description"]
+    from claude_pm.pm.team import team_from_registry
+
+    (member,) = [m for m in team_from_registry(registry).members if m.agent_type == "wordy"]
+    assert member.description == entry["description"]  # the PM prompt's team line
     assert wordy.full_description == long.strip()  # kept for an export and the agent's run
     assert wordy.agent_spec().description == long.strip()
     exported = parse_agent_text(render_definition(wordy), Path("exported.md")).definition
