@@ -81,3 +81,11 @@ def test_declared_facts_are_attributes():
     assert claude_pm.SpawnFailed("m", program="p", errno=2).errno == 2
     assert claude_pm.InvalidInput("m", field="f").field == "f"
     assert not hasattr(claude_pm.TicketError("m", status_code=1), "status_code")
+
+
+def test_an_unknown_agent_among_hundreds_gets_a_bounded_message():
+    valid = [f"agent-{n:03d}" for n in range(200)]
+    error = claude_pm.AgentNotFound("wizard", valid)
+    assert "and 150 more" in error.message
+    assert len(error.facts["valid_agents"]) == 50 and error.facts["valid_agents_count"] == 200
+    assert len(error.valid_agents) == 200

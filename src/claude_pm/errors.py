@@ -118,13 +118,20 @@ class AgentError(ClaudePMError):
 class AgentNotFound(AgentError):
     """No agent of the requested type is known to the registry."""
 
+    #: Valid types named in the message and the facts at most (huge tiers stay readable).
+    LISTED = 50
+
     def __init__(self, agent_type: str, valid_agents: Sequence[str]) -> None:
-        valid = ", ".join(sorted(valid_agents)) or "(none)"
+        ordered = sorted(valid_agents)
+        valid = ", ".join(ordered[: self.LISTED]) or "(none)"
+        if len(ordered) > self.LISTED:
+            valid += f" and {len(ordered) - self.LISTED} more"
         super().__init__(
             f"Unknown agent type {agent_type!r:.80}. Valid agent types: {valid}. "
             "Run discover_available_agents (or `claude-pm agents list`) to see them.",
             agent_type=agent_type[:80],
-            valid_agents=sorted(valid_agents),
+            valid_agents=ordered[: self.LISTED],
+            valid_agents_count=len(ordered),
         )
         self.agent_type = agent_type
         self.valid_agents = sorted(valid_agents)

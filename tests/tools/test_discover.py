@@ -145,3 +145,15 @@ def test_runnable_says_which_agents_can_run_here_and_the_pm_prompt_says_it_too(
     assert "cannot run here yet" in line
     scanner_line = next(line for line in prompt.splitlines() if line.startswith("- scanner"))
     assert "cannot run" not in scanner_line
+
+
+def test_definition_problems_in_a_result_are_capped_and_counted(handler, project):
+    from claude_pm.tools.results import MAX_PROBLEMS_LISTED
+
+    agents = project / ".claude" / "agents"
+    agents.mkdir(parents=True, exist_ok=True)
+    for n in range(MAX_PROBLEMS_LISTED + 5):
+        (agents / f"broken-{n}.md").write_text("no front matter\n")
+    result = discover(handler)
+    assert len(result["problems"]) == MAX_PROBLEMS_LISTED
+    assert result["problems_count"] == MAX_PROBLEMS_LISTED + 5

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from claude_pm.tickets.store import SavedTicket
 
 
+#: Definition problems and warnings listed in a discovery result at most (``agents check``
+#: shows them all).
+MAX_PROBLEMS_LISTED = 20
+
+
 def error_result(
     error: BaseException, tool_name: str, parameters: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -228,8 +233,10 @@ def discovery_result(discovery: Discovery, default_backend: str) -> dict[str, An
         "total_count": len(discovery.agents),
         "specialization_filter": discovery.specialization_filter,
         "includes_custom": discovery.includes_custom,
-        "problems": [p.to_dict() for p in discovery.problems],
-        "warnings": [p.to_dict() for p in discovery.warnings],
+        "problems": [p.to_dict() for p in discovery.problems[:MAX_PROBLEMS_LISTED]],
+        "warnings": [p.to_dict() for p in discovery.warnings[:MAX_PROBLEMS_LISTED]],
+        "problems_count": len(discovery.problems),
+        "warnings_count": len(discovery.warnings),
     }
     if discovery.known_specializations is not None:
         result["known_specializations"] = list(discovery.known_specializations)
