@@ -275,7 +275,10 @@ class RayExecutor:
                     log.info("run %s: cancelling its Ray task", attempt.prepared.run_id)
                     # Never force: that SIGKILLs the worker and orphans the agent's tree.
                     ray.cancel(ref, force=False)
-            ready, _ = ray.wait(list(attempts), num_returns=len(attempts), timeout=POLL_INTERVAL_S)
+            # Back as soon as one is ready (not after the interval), then take all that are.
+            ready, waiting = ray.wait(list(attempts), num_returns=1, timeout=POLL_INTERVAL_S)
+            if ready and waiting:
+                ready += ray.wait(waiting, num_returns=len(waiting), timeout=0)[0]
             for ref in ready:
                 with self._lock:
                     self._in_flight.pop(ref, None)
