@@ -236,6 +236,7 @@ def test_an_attempt_over_its_memory_limit_is_killed_on_the_worker(
     result = finish(runner, prepared, launch)
 
     assert result.status is ProcessStatus.MEMORY_EXCEEDED, result.summary()
+    assert launch.process.enforcement.value in ("cgroup_v2", "cgroup_v1", "rlimit", "sampling")
     limits = [e for e in launch.process.events if e.kind is EventKind.MEMORY_LIMIT]
     assert limits and limits[0].data["source"] in ("kernel", "sampling")
     assert "exceeded its memory limit of 100 MB" in result.summary()

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 from claude_pm.errors import InvalidInput, NotAvailable, ProcessError
 from claude_pm.process import ProcessResult, ProcessSpec, ProcessStatus
 from claude_pm.process.memory import MB
-from claude_pm.workflow.executors.base import Launch
+from claude_pm.workflow.executors.base import Launch, TaskExecutor
 from claude_pm.workflow.executors.ray_task import not_run, run_attempt
 
 if TYPE_CHECKING:
@@ -397,6 +397,12 @@ def _attempt_on_worker(prepared: PreparedRun) -> Launch:
 
     node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:12]}"
     return run_attempt(prepared, node)
+
+
+if TYPE_CHECKING:
+
+    def _is_a_task_executor(executor: RayExecutor) -> TaskExecutor:
+        return executor  # mypy checks that RayExecutor satisfies the Protocol
 
 
 __all__ = ["RayExecutor"]
