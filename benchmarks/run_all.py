@@ -24,6 +24,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("Agent registry: discovery of 1,000 definitions", "bench_registry.py", []),
     ("Tickets: extraction throughput and concurrent store", "bench_tickets.py", []),
     ("MCP: tool-call cost over stdio and HTTP", "bench_mcp.py", []),
+    ("Workflows on Ray: a 200-task graph against local threads", "bench_ray.py", []),
 ]
 
 
