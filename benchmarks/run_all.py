@@ -24,6 +24,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("Agent registry: discovery of 1,000 definitions", "bench_registry.py", []),
     ("Tickets: extraction throughput and concurrent store", "bench_tickets.py", []),
     ("MCP: tool-call cost over stdio and HTTP", "bench_mcp.py", []),
+    ("claude-code backend: overhead against `claude -p` directly", "bench_claude_code.py", []),
 ]
 
 

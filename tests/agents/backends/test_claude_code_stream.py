@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from typing import Any
 
 import pytest
@@ -10,9 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claude_pm.agents.backends.claude_code_stream import (
+    Ended,
+    Ending,
     ErrorKind,
     LineSplitter,
     StreamState,
+    conclude,
     parse_line,
 )
 from fakes.claude_cli import STREAMS
@@ -185,3 +189,68 @@ def test_a_line_longer_than_the_bound_is_dropped_whole_and_the_next_one_kept() -
     assert splitter.feed(b"x" * 80) == []  # over the bound: dropped, memory released
     assert splitter.feed(b"x" * 50 + b'\n{"type": "result"}\n') == [b'{"type": "result"}']
     assert splitter.dropped == 1 and splitter.end() == []
+
+
+SUCCESS = recorded("success.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("events", "ended", "exit_code", "die_of", "error"),
+    [
+        pytest.param(SUCCESS, Ended(returncode=0), 0, None, None, id="normal"),
+        pytest.param(
+            SUCCESS,
+            Ended(ending=Ending.LINGERED, returncode=-9),
+            0,
+            None,
+            None,
+            id="lingered-then-killed-is-still-normal",
+        ),
+        pytest.param(
+            SUCCESS[:1],
+            Ended(stop_signal=signal.SIGTERM, ending=Ending.STOPPED, returncode=-15),
+            1,
+            signal.SIGTERM,
+            "claude-pm stopped the session (SIGTERM",
+            id="stopped",
+        ),
+        pytest.param(
+            SUCCESS[:1],
+            Ended(ending=Ending.IDLE, idle_timeout_s=90, returncode=-15),
+            1,
+            None,
+            "wrote no event for 90 s",
+            id="idle",
+        ),
+        pytest.param(
+            SUCCESS[:1],
+            Ended(returncode=2, stderr_line="Error: unknown option '--frobnicate'"),
+            2,
+            None,
+            "exited with code 2 before its result: Error: unknown option '--frobnicate'",
+            id="exit-code",
+        ),
+        pytest.param(
+            [*SUCCESS, {"type": "system", "subtype": "init", "model": "m"}],
+            Ended(returncode=-11, turn_open=True),
+            1,
+            signal.SIGSEGV,
+            "killed by SIGSEGV during a follow-up turn",
+            id="crash-in-follow-up",
+        ),
+        pytest.param([], Ended(returncode=0), 1, None, "without a result", id="no-result"),
+    ],
+)
+def test_how_a_session_ended_decides_its_exit_and_error(
+    events: list[dict[str, Any]],
+    ended: Ended,
+    exit_code: int,
+    die_of: int | None,
+    error: str | None,
+) -> None:
+    report, code, signum = conclude(fed(events), ended)
+    assert (code, signum) == (exit_code, die_of)
+    if error is None:
+        assert report.error is None and report.stop_reason == "completed"
+    else:
+        assert report.error is not None and error in report.error

@@ -63,6 +63,11 @@ SAFE_PERMISSION_MODE = "dontAsk"
 BYPASS_PERMISSION_MODE = "bypassPermissions"
 #: Bodies longer than this go to the CLI in a file (``--append-system-prompt-file``).
 INLINE_SYSTEM_PROMPT_MAX_BYTES = 32 * 1024
+PROMPT_FILENAME = "claude-prompt.txt"
+SYSTEM_PROMPT_FILENAME = "claude-system-prompt.md"
+EXIT_CONFIG = 78
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
 
 OPTION_NAMES = ("idle_timeout", "extra_args")
 #: The flags ``backend_options.extra_args`` may add, and whether each takes a value. Each
@@ -325,6 +330,73 @@ def idle_timeout_for(handoff: Handoff) -> float:
     return DEFAULT_IDLE_TIMEOUT_S
 
 
+class Refused(Exception):
+    """A session cannot start; ``exit_code`` is the executor's."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def _in_run_dir(handoff: Handoff, name: str, text: str) -> str:
+    path = os.path.join(handoff.run_dir, name)  # noqa: PTH118
+    with open(path, "w", encoding="utf-8") as f:  # noqa: PTH123
+        f.write(text)
+    return path
+
+
+def prepare(handoff: Handoff, session_id: str) -> tuple[Invocation, str]:
+    """The command for ``handoff`` and the file to give it as stdin (written when needed).
+
+    Raises:
+        Refused: no usable CLI, or a definition it cannot run (the message says what to fix).
+        OSError: a file cannot be written in the run directory.
+    """
+    config = handoff.backend_config
+    configured = config.get("claude_code_path")
+    cli = find_cli(configured, os.environ.get("PATH"))
+    if cli is None:
+        if configured:
+            raise Refused(
+                f"the Claude Code CLI configured as {configured!r} (setting claude_code_path, "
+                "CLAUDE_PM_CLAUDE_PATH) is not an executable file; fix the setting, or unset "
+                "it to use `claude` on PATH or the CLI bundled in claude-agent-sdk",
+                EXIT_NOT_FOUND,
+            )
+        raise Refused(
+            "no Claude Code CLI found: no `claude` on the agent's PATH "
+            f"({os.environ.get('PATH', '')!r}) and no claude-agent-sdk installed; install "
+            "Claude Code, `pip install claude-agent-sdk`, or set CLAUDE_PM_CLAUDE_PATH",
+            EXIT_NOT_FOUND,
+        )
+    extra, problems = parse_extra_args(handoff.agent.backend_options.get("extra_args", []))
+    if problems:
+        raise Refused("; ".join(problems), EXIT_CONFIG)
+    body = handoff.agent.system_prompt
+    system_file = None
+    if len(body.encode("utf-8")) > INLINE_SYSTEM_PROMPT_MAX_BYTES:
+        system_file = _in_run_dir(handoff, SYSTEM_PROMPT_FILENAME, body)
+    try:
+        invocation = build_argv(
+            cli,
+            handoff.agent,
+            session_id=session_id,
+            model_setting=config.get("model"),
+            budget_usd=handoff.budget_usd,
+            allow_bypass=config.get("allow_bypass_permissions") is True,
+            system_prompt_file=system_file,
+            extra_args=extra,
+        )
+    except ValueError as e:
+        where = handoff.agent.source_path or handoff.agent.name
+        raise Refused(f"agent definition {where}: {e}", EXIT_CONFIG) from e
+    prompt = prompt_text(handoff)
+    if prompt == handoff.task and os.path.isfile(handoff.task_file):  # noqa: PTH113
+        return invocation, handoff.task_file
+    return invocation, _in_run_dir(handoff, PROMPT_FILENAME, prompt)
+
+
 def run(handoff: Handoff) -> int:
     """Run the agent as a Claude Code session; returns the exit code (see the module doc)."""
     from claude_pm.agents.backends.claude_code_session import run_session
@@ -339,6 +411,7 @@ __all__ = [
     "SAFE_EXTRA_FLAGS",
     "SAFE_PERMISSION_MODE",
     "Invocation",
+    "Refused",
     "build_argv",
     "bundled_cli",
     "check_options",
@@ -346,6 +419,7 @@ __all__ = [
     "find_cli",
     "idle_timeout_for",
     "parse_extra_args",
+    "prepare",
     "prompt_text",
     "run",
 ]

@@ -33,15 +33,17 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.agents.backends import claude_code as cc
 from claude_pm.agents.backends.claude_code_stream import (
     BACKEND_NAME,
-    ErrorKind,
+    Ended,
+    Ending,
     LineSplitter,
+    Outcome,
     StreamState,
+    conclude,
     parse_line,
 )
 from claude_pm.agents.handoff import BackendReport
@@ -50,8 +52,6 @@ if TYPE_CHECKING:
     from claude_pm.agents.handoff import Handoff
 
 STREAM_FILENAME = "claude-stream.jsonl"
-PROMPT_FILENAME = "claude-prompt.txt"
-SYSTEM_PROMPT_FILENAME = "claude-system-prompt.md"
 
 #: After a result nothing follows, how long the CLI may take to exit by itself.
 EXIT_GRACE_S = 2.0
@@ -70,37 +70,9 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _TURN_EVENTS = frozenset({"assistant", "user", "stream_event", "tool_progress"})
 _TURN_SYSTEM_EVENTS = frozenset({"init", "api_retry"})
 
-EXIT_CONFIG = 78
-EXIT_NOT_EXECUTABLE = 126
-EXIT_NOT_FOUND = 127
-
-
-class Ending(StrEnum):
-    """Why claude-pm ended the session itself (None: the CLI ended on its own)."""
-
-    LINGERED = "lingered"
-    IDLE = "idle"
-    STOPPED = "stopped"
-
-
-class _Refused(Exception):
-    """The session cannot start; ``exit_code`` is the executor's."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-
 
 def _say(message: str) -> None:
     print(f"claude-pm claude-code backend: {message}", file=sys.stderr, flush=True)
-
-
-def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
 
 
 class Session:
@@ -125,63 +97,10 @@ class Session:
         self.lines = LineSplitter(MAX_LINE_BYTES)
         self._stream: Any = None
 
-    # -- before the start ---------------------------------------------------------------
-
-    def _in_run_dir(self, name: str, text: str) -> str:
-        path = os.path.join(self.handoff.run_dir, name)  # noqa: PTH118
-        with open(path, "w", encoding="utf-8") as f:  # noqa: PTH123
-            f.write(text)
-        return path
-
-    def prepare(self) -> tuple[cc.Invocation, str]:
-        """The command and the prompt file. Raises :class:`_Refused` when it cannot start."""
-        handoff, config = self.handoff, self.handoff.backend_config
-        configured = config.get("claude_code_path")
-        cli = cc.find_cli(configured, os.environ.get("PATH"))
-        if cli is None:
-            if configured:
-                raise _Refused(
-                    f"the Claude Code CLI configured as {configured!r} (setting claude_code_path, "
-                    "CLAUDE_PM_CLAUDE_PATH) is not an executable file; fix the setting, or unset "
-                    "it to use `claude` on PATH or the CLI bundled in claude-agent-sdk",
-                    EXIT_NOT_FOUND,
-                )
-            raise _Refused(
-                "no Claude Code CLI found: no `claude` on the agent's PATH "
-                f"({os.environ.get('PATH', '')!r}) and no claude-agent-sdk installed; install "
-                "Claude Code, `pip install claude-agent-sdk`, or set CLAUDE_PM_CLAUDE_PATH",
-                EXIT_NOT_FOUND,
-            )
-        extra, problems = cc.parse_extra_args(handoff.agent.backend_options.get("extra_args", []))
-        if problems:
-            raise _Refused("; ".join(problems), EXIT_CONFIG)
-        body = handoff.agent.system_prompt
-        system_file = None
-        if len(body.encode("utf-8")) > cc.INLINE_SYSTEM_PROMPT_MAX_BYTES:
-            system_file = self._in_run_dir(SYSTEM_PROMPT_FILENAME, body)
-        try:
-            invocation = cc.build_argv(
-                cli,
-                handoff.agent,
-                session_id=self.session_id,
-                model_setting=config.get("model"),
-                budget_usd=handoff.budget_usd,
-                allow_bypass=config.get("allow_bypass_permissions") is True,
-                system_prompt_file=system_file,
-                extra_args=extra,
-            )
-        except ValueError as e:
-            where = handoff.agent.source_path or handoff.agent.name
-            raise _Refused(f"agent definition {where}: {e}", EXIT_CONFIG) from e
-        prompt = cc.prompt_text(handoff)
-        if prompt == handoff.task and os.path.isfile(handoff.task_file):  # noqa: PTH113
-            return invocation, handoff.task_file
-        return invocation, self._in_run_dir(PROMPT_FILENAME, prompt)
-
     # -- the session --------------------------------------------------------------------
 
     def start(self, invocation: cc.Invocation, prompt_path: str) -> None:
-        """Start the CLI. Raises :class:`_Refused` when it cannot be executed."""
+        """Start the CLI. Raises :class:`cc.Refused` when it cannot be executed."""
         self.state.requested_model = invocation.model
         stream_path = os.path.join(self.handoff.run_dir, STREAM_FILENAME)  # noqa: PTH118
         self._stream = open(stream_path, "wb")  # noqa: PTH123, SIM115 - closed in run()
@@ -197,9 +116,9 @@ class Session:
                     close_fds=True,
                 )
             except OSError as e:
-                raise _Refused(
+                raise cc.Refused(
                     f"cannot run the Claude Code CLI {invocation.argv[0]!r}: {e}",
-                    EXIT_NOT_EXECUTABLE,
+                    cc.EXIT_NOT_EXECUTABLE,
                 ) from e
         self.last_output_at = time.monotonic()
         if self.stop_signal is not None:
@@ -336,47 +255,18 @@ class Session:
 
     # -- the outcome --------------------------------------------------------------------
 
-    def _last_stderr_line(self) -> str:
+    def outcome(self) -> Outcome:
+        """The report, the exit code, and the signal to die of (see :func:`conclude`)."""
         lines = self.stderr_tail.decode("utf-8", "replace").strip().splitlines()
-        return f": {lines[-1].strip()}" if lines else ""
-
-    def outcome(self) -> tuple[BackendReport, int, int | None]:
-        """The report, the exit code, and the signal to die of (None: exit normally)."""
-        state = self.state
-        if self.stop_signal is not None:
-            name = _signal_name(self.stop_signal)
-            error = f"claude-pm stopped the session ({name}: the run's timeout, limit or a cancel)"
-            return state.report(error=error, stop_reason="stopped"), 1, self.stop_signal
-        if self.ending is Ending.IDLE:
-            error = (
-                f"Claude Code wrote no event for {self.idle_timeout_s:g} s and was stopped (the "
-                "idle timeout: backend_options.idle_timeout or CLAUDE_PM_CLAUDE_IDLE_TIMEOUT)"
-            )
-            report = state.report(
-                error=error, error_kind=ErrorKind.IDLE_TIMEOUT.value, stop_reason="idle_timeout"
-            )
-            return report, 1, None
-        failure = state.result_failure()
-        stop_reason = state.result_stop_reason()
-        if failure is not None:
-            message, kind = failure
-            report = state.report(
-                error=message, error_kind=kind.value if kind else None, stop_reason=stop_reason
-            )
-            return report, 1, None
-        code = self.proc.returncode if self.proc is not None else None
-        if state.results and (code == 0 or not self.turn_open or self.ending is not None):
-            return state.report(stop_reason=stop_reason), 0, None
-        where = "during a follow-up turn" if state.results else "before its result"
-        api_kind = state.last_api_kind.value if state.last_api_kind else None
-        if code is not None and code < 0:
-            error = f"Claude Code was killed by {_signal_name(-code)} {where}"
-            return state.report(error=error, error_kind=api_kind, stop_reason=None), 1, -code
-        if code:
-            error = f"Claude Code exited with code {code} {where}{self._last_stderr_line()}"
-            return state.report(error=error, error_kind=api_kind, stop_reason=None), code, None
-        error = f"Claude Code exited {where} without a result"
-        return state.report(error=error, error_kind=api_kind, stop_reason=None), 1, None
+        ended = Ended(
+            stop_signal=self.stop_signal,
+            ending=self.ending,
+            idle_timeout_s=self.idle_timeout_s,
+            returncode=self.proc.returncode if self.proc is not None else None,
+            turn_open=self.turn_open,
+            stderr_line=lines[-1].strip() if lines else "",
+        )
+        return conclude(self.state, ended)
 
     def write(self, report: BackendReport) -> None:
         try:
@@ -420,10 +310,10 @@ def run_session(handoff: Handoff) -> int:
     """The ``claude-code`` backend's ``run``: the session, its report, its exit code."""
     session = Session(handoff)
     try:
-        invocation, prompt_path = session.prepare()
-    except (_Refused, OSError) as e:
-        exit_code = e.exit_code if isinstance(e, _Refused) else EXIT_CONFIG
-        message = e.message if isinstance(e, _Refused) else f"cannot prepare the session: {e}"
+        invocation, prompt_path = cc.prepare(handoff, session.session_id)
+    except (cc.Refused, OSError) as e:
+        exit_code = e.exit_code if isinstance(e, cc.Refused) else cc.EXIT_CONFIG
+        message = e.message if isinstance(e, cc.Refused) else f"cannot prepare the session: {e}"
         _say(message)
         session.write(BackendReport(backend=BACKEND_NAME, error=message))
         return exit_code
@@ -440,7 +330,7 @@ def run_session(handoff: Handoff) -> int:
                 if session._stream is not None:
                     session._stream.close()
             report, exit_code, die_signal = session.outcome()
-    except _Refused as e:
+    except cc.Refused as e:
         _say(e.message)
         report, exit_code = session.state.report(error=e.message, stop_reason=None), e.exit_code
     except BaseException as e:
@@ -458,7 +348,6 @@ __all__ = [
     "STOP_GRACE_S",
     "STREAM_FILENAME",
     "TERM_GRACE_S",
-    "Ending",
     "Session",
     "run_session",
 ]

@@ -1,30 +1,19 @@
 """What a Claude Code session said, read from its ``stream-json`` events.
 
 ``claude -p --output-format stream-json --verbose`` writes one JSON object a
-line. The events this reader uses, as Claude Code 2.1 writes them:
+line. The events read here, as Claude Code 2.1 writes them:
 
-===========================================  ==============================================
-event                                        what it tells
-===========================================  ==============================================
-``system``/``init``                          the session id and the model (again at the
-                                             start of every follow-up turn)
-``assistant``                                a model message; a synthetic one carries
-                                             ``error`` (``rate_limit``, ``overloaded``,
-                                             ``authentication_failed``...) when the API
-                                             failed
-``system``/``api_retry``                     a failed API call the CLI retries after
-                                             ``retry_delay_ms`` (``error_status`` 429, 529,
-                                             500..., None for no answer at all)
-``rate_limit_event``                         a subscription limit changed
-                                             (``rate_limit_info.status``, ``resetsAt``)
-``system``/``background_tasks_changed``      the background tasks still running: while
-                                             any is, a result is not the last one
-``result``                                   the end of a turn: ``result`` text,
-                                             ``is_error``, ``terminal_reason``,
-                                             ``api_error_status``, ``num_turns``, ``usage``
-                                             (both since the previous result),
-                                             ``total_cost_usd`` (the whole session)
-===========================================  ==============================================
+- ``system``/``init``: the session id and the model (again at each follow-up turn).
+- ``assistant``: a model message; a synthetic one carries ``error``
+  (``rate_limit``, ``overloaded``, ``authentication_failed``...) when the API failed.
+- ``system``/``api_retry``: a failed call retried after ``retry_delay_ms``
+  (``error_status`` 429, 529, 500..., None when nothing answered).
+- ``rate_limit_event``: a subscription limit changed (``status``, ``resetsAt``).
+- ``system``/``background_tasks_changed``: the background tasks still running;
+  while any is, a result is not the last one.
+- ``result``: the end of a turn: its text, ``is_error``, ``terminal_reason``,
+  ``api_error_status``, ``num_turns`` and ``usage`` (both since the previous
+  result), ``total_cost_usd`` (the whole session).
 
 A result is classified on ``is_error``, ``terminal_reason`` and
 ``api_error_status``, never on ``subtype``: an API failure arrives as
@@ -32,14 +21,16 @@ A result is classified on ``is_error``, ``terminal_reason`` and
 last event: when a background task finishes, the CLI starts a follow-up turn
 that ends in a result of its own.
 
-:class:`StreamState` is fed the events in order and turns what it saw into a
-:class:`~claude_pm.agents.handoff.BackendReport`. It does no I/O. Standard
-library only: the executor imports it on every claude-code run.
+:class:`StreamState` is fed the events in order; :func:`conclude` turns what
+it saw, and how the process ended (:class:`Ended`), into the
+:class:`~claude_pm.agents.handoff.BackendReport` and the exit code. No I/O
+here. Standard library only: the executor imports it on every claude-code run.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -348,13 +339,91 @@ class StreamState:
         return str(reason) if reason is not None else None
 
 
+class Ending(StrEnum):
+    """Why claude-pm ended a session itself."""
+
+    LINGERED = "lingered"  # still running after its final result
+    IDLE = "idle"  # no event for the idle timeout
+    STOPPED = "stopped"  # the supervisor stopped the run
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a session's process ended: who stopped it, its exit status, where it was."""
+
+    stop_signal: int | None = None
+    ending: Ending | None = None
+    idle_timeout_s: float = 0.0
+    #: ``Popen.returncode``: negative for a signal, None when it never started.
+    returncode: int | None = None
+    turn_open: bool = False
+    stderr_line: str = ""
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+#: The report, the executor's exit code, and the signal it dies of (None: it exits).
+Outcome = tuple[BackendReport, int, int | None]
+
+
+def conclude(state: StreamState, ended: Ended) -> Outcome:
+    """The outcome of a session from what it said and how its process ended.
+
+    In order: a stop by the supervisor (die of its signal); the idle watchdog
+    (exit 1, ``idle_timeout``); an error result (exit 1, classified); a last
+    result that ended normally (exit 0, even when the CLI had to be stopped
+    after it); otherwise the CLI's own exit code or signal.
+    """
+    if ended.stop_signal is not None:
+        name = signal_name(ended.stop_signal)
+        error = f"claude-pm stopped the session ({name}: the run's timeout, limit or a cancel)"
+        return state.report(error=error, stop_reason="stopped"), 1, ended.stop_signal
+    if ended.ending is Ending.IDLE:
+        error = (
+            f"Claude Code wrote no event for {ended.idle_timeout_s:g} s and was stopped (the "
+            "idle timeout: backend_options.idle_timeout or CLAUDE_PM_CLAUDE_IDLE_TIMEOUT)"
+        )
+        kind = ErrorKind.IDLE_TIMEOUT.value
+        return state.report(error=error, error_kind=kind, stop_reason="idle_timeout"), 1, None
+    failure = state.result_failure()
+    stop_reason = state.result_stop_reason()
+    if failure is not None:
+        message, found = failure
+        kind_name = found.value if found else None
+        return state.report(error=message, error_kind=kind_name, stop_reason=stop_reason), 1, None
+    code = ended.returncode
+    if state.results and (code == 0 or not ended.turn_open or ended.ending is not None):
+        return state.report(stop_reason=stop_reason), 0, None
+    where = "during a follow-up turn" if state.results else "before its result"
+    api_kind = state.last_api_kind.value if state.last_api_kind else None
+    if code is not None and code < 0:
+        error = f"Claude Code was killed by {signal_name(-code)} {where}"
+        return state.report(error=error, error_kind=api_kind, stop_reason=None), 1, -code
+    if code:
+        said = f": {ended.stderr_line}" if ended.stderr_line else ""
+        error = f"Claude Code exited with code {code} {where}{said}"
+        return state.report(error=error, error_kind=api_kind, stop_reason=None), code, None
+    error = f"Claude Code exited {where} without a result"
+    return state.report(error=error, error_kind=api_kind, stop_reason=None), 1, None
+
+
 __all__ = [
     "BACKEND_NAME",
     "USAGE_FIELDS",
+    "Ended",
+    "Ending",
     "ErrorKind",
     "LineSplitter",
+    "Outcome",
     "StreamState",
+    "conclude",
     "kind_of_name",
     "kind_of_status",
     "parse_line",
+    "signal_name",
 ]

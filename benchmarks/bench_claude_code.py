@@ -1,0 +1,226 @@
+"""Overhead of the claude-code backend: a run through claude-pm against ``claude -p`` run directly.
+
+Both run the Claude Code CLI bundled in ``claude-agent-sdk`` with the same
+argv (built by the backend's own ``build_argv``), the same environment, the
+same prompt on stdin and the same working directory, against the same scripted
+Messages API on 127.0.0.1 (``tests/fakes/claude_code_api.py``, also the HTTPS
+proxy: nothing leaves loopback). Runs alternate, so both see the same machine.
+
+The session is two turns (a Read of a project file, then the report). In the
+first table the fake answers at once, so what is measured is nearly all
+start-up and process handling; in the second it answers each turn after
+``--delay`` seconds (default 1), as a model takes time to answer: the same
+fixed cost over a session closer to a real one.
+
+- *first stream event*: from the start to the CLI's first line on stdout
+  (direct), or to the first bytes in the run's ``claude-stream.jsonl``
+  (through claude-pm: the tool call, the executor's start, the backend).
+- *result, end to end*: until the direct CLI has exited with its result, or
+  until ``execute_agent_subprocess`` returned (the report read, the ticket
+  filed, the run recorded in SQLite).
+
+    python benchmarks/bench_claude_code.py [--runs N] [--delay S]
+
+Target: ratio at most 1.1 for both. Skips (exit 0, says why) without the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from claude_pm import ClaudeToolHandler  # noqa: E402
+from claude_pm.agents.backends import claude_code as cc  # noqa: E402
+from claude_pm.agents.handoff import AgentSpec  # noqa: E402
+from claude_pm.config import load_settings  # noqa: E402
+from fakes.claude_code_api import FakeClaudeCodeAPI, Turn, offers  # noqa: E402
+from fakes.messages_api import Scripted, message, text, tool_use  # noqa: E402
+
+BODY = "You read the project and report what is open."
+AGENT = f"""---
+name: bench-reader
+description: reads the project, for measuring the claude-code backend
+tools: Read, Grep
+model: claude-sonnet-5-5
+backend: claude-code
+env: [HTTPS_PROXY, HTTP_PROXY, NO_PROXY, DISABLE_AUTOUPDATER, DISABLE_TELEMETRY]
+---
+{BODY}
+"""
+TASK = "Say what is open."
+
+
+def environment(project: Path, url: str, cli: str) -> dict[str, str]:
+    scratch = project.parent / "tmp"
+    scratch.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(project.parent / "home"),
+        "TMPDIR": str(scratch),
+        "LANG": "C.UTF-8",
+        "CLAUDE_PM_CLAUDE_PATH": cli,
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_API_KEY": "bench-key-not-a-secret",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "HTTPS_PROXY": url,
+        "HTTP_PROXY": url,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+def direct(cli: str, env: dict[str, str], project: Path, prompt: Path) -> tuple[float, float]:
+    """``claude -p`` with the backend's argv: seconds to its first line and to its exit."""
+    agent = AgentSpec(
+        name="bench-reader",
+        agent_type="bench_reader",
+        system_prompt=BODY,
+        tools=("Read", "Grep"),
+        model="claude-sonnet-5-5",
+    )
+    argv = cc.build_argv(cli, agent, session_id=str(uuid.uuid4())).argv
+    child_env = cc.child_environment({k: v for k, v in env.items() if "CLAUDE_PM" not in k})
+    started = time.perf_counter()
+    with prompt.open("rb") as stdin:
+        proc = subprocess.Popen(
+            argv,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=child_env,
+            cwd=project,
+        )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    first = time.perf_counter() - started
+    out = proc.stdout.read()
+    proc.wait()
+    done = time.perf_counter() - started
+    assert proc.returncode == 0 and b'"type":"result"' in out.replace(b" ", b""), out[-500:]
+    return first, done
+
+
+def through_claude_pm(handler: ClaudeToolHandler, runs_dir: Path) -> tuple[float, float]:
+    """``execute_agent_subprocess``: seconds to the stream's first bytes and to the result."""
+    before = set(runs_dir.iterdir()) if runs_dir.exists() else set()
+    first: list[float] = []
+    stop = threading.Event()
+    started = time.perf_counter()
+
+    def watch() -> None:
+        while not stop.is_set():
+            fresh = set(runs_dir.iterdir()) - before if runs_dir.exists() else set()
+            for run_dir in fresh:
+                stream = run_dir / "claude-stream.jsonl"
+                if stream.exists() and stream.stat().st_size > 0:
+                    first.append(time.perf_counter() - started)
+                    return
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    result = handler.handle_tool_call(
+        "execute_agent_subprocess", {"agent_type": "bench-reader", "task_description": TASK}
+    )
+    done = time.perf_counter() - started
+    stop.set()
+    watcher.join()
+    assert result["success"] and result["backend"] == "claude-code", result
+    return (first[0] if first else done), done
+
+
+def delayed(answer: Scripted, delay_s: float) -> Callable[[dict[str, Any]], Scripted]:
+    """A turn the fake gives after ``delay_s``, as a model takes time to answer."""
+
+    def turn(request: dict[str, Any]) -> Scripted:
+        time.sleep(delay_s)
+        return answer
+
+    return turn
+
+
+def measure(cli: str, runs: int, delay_s: float) -> list[tuple[str, list[float], list[float]]]:
+    """Alternate ``runs`` direct and claude-pm sessions; the rows of the table."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "project"
+        (project / ".claude" / "agents").mkdir(parents=True)
+        (project / ".claude" / "agents" / "bench-reader.md").write_text(AGENT, encoding="utf-8")
+        (Path(tmp) / "home").mkdir()
+        prompt = Path(tmp) / "prompt.txt"
+        prompt.write_text(TASK, encoding="utf-8")
+        notes = project / "NOTES.md"
+        notes.write_text("Nothing is open.\n", encoding="utf-8")
+        answers = [
+            message(tool_use("Read", {"file_path": str(notes)})),
+            message(text("Nothing is open.\nTODO: keep it that way"), output_tokens=12),
+        ]
+        turns: list[Turn] = [delayed(a, delay_s) if delay_s else a for a in answers]
+        with FakeClaudeCodeAPI(turns, main=offers("Read")) as fake:
+            env = environment(project, fake.url, cli)
+            settings = load_settings(project_root=project, environ=env)
+            handler = ClaudeToolHandler(settings=settings)
+            through_claude_pm(handler, settings.runs_dir)  # warm: page cache, SQLite file
+            direct(cli, env, project, prompt)
+            direct_first, direct_done, pm_first, pm_done = [], [], [], []
+            for _ in range(runs):
+                first, done = direct(cli, env, project, prompt)
+                direct_first.append(first)
+                direct_done.append(done)
+                first, done = through_claude_pm(handler, settings.runs_dir)
+                pm_first.append(first)
+                pm_done.append(done)
+            assert fake.other_paths == [], fake.other_paths
+    return [
+        ("first stream event", direct_first, pm_first),
+        ("result, end to end", direct_done, pm_done),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--delay", type=float, default=1.0, help="seconds per answer (2nd table)")
+    args = parser.parse_args()
+    cli = cc.bundled_cli()
+    if cli is None:
+        print("Skipped: claude-agent-sdk (which bundles the Claude Code CLI) is not installed.")
+        return 0
+    print(
+        f"Claude Code {version(cli)}; a two-turn session (Read, then the report) against the "
+        f"scripted Messages API on 127.0.0.1; median of {args.runs}"
+    )
+    print()
+    print("| fake answers | measure | `claude -p` | through claude-pm | added | ratio | target |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    for delay_s in (0.0, args.delay):
+        how = "at once" if not delay_s else f"after {delay_s:g} s a turn"
+        for name, base, ours in measure(cli, args.runs, delay_s):
+            b, o = statistics.median(base), statistics.median(ours)
+            print(
+                f"| {how} | {name} | {b * 1000:.0f} ms | {o * 1000:.0f} ms | "
+                f"{(o - b) * 1000:+.0f} ms | {o / b:.2f}x | <= 1.1x |"
+            )
+    return 0
+
+
+def version(cli: str) -> str:
+    marker = Path(cli).with_name("claude.version")
+    return marker.read_text().split()[0] if marker.exists() else "(bundled)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
