@@ -4,11 +4,13 @@ Both run the Claude Code CLI bundled in ``claude-agent-sdk`` with the same
 argv (built by the backend's own ``build_argv``), the same environment, the
 same prompt on stdin and the same working directory, against the same scripted
 Messages API on 127.0.0.1 (``tests/fakes/claude_code_api.py``, also the HTTPS
-proxy: nothing leaves loopback). Runs alternate, so both see the same machine.
+proxy: nothing leaves loopback). The fake serves from a process of its own, so
+neither side shares an interpreter with it. Runs alternate, so both see the
+same machine.
 
 The session is two turns (a Read of a project file, then the report). In the
-first table the fake answers at once, so what is measured is nearly all
-start-up and process handling; in the second it answers each turn after
+first rows the fake answers at once, so what is measured is nearly all
+start-up and process handling; in the last ones it answers each turn after
 ``--delay`` seconds (default 1), as a model takes time to answer: the same
 fixed cost over a session closer to a real one.
 
@@ -27,6 +29,7 @@ Target: ratio at most 1.1 for both. Skips (exit 0, says why) without the CLI.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -35,20 +38,16 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from claude_pm import ClaudeToolHandler
+from claude_pm.agents.backends import claude_code as cc
+from claude_pm.agents.handoff import AgentSpec
+from claude_pm.config import load_settings
 
-from claude_pm import ClaudeToolHandler  # noqa: E402
-from claude_pm.agents.backends import claude_code as cc  # noqa: E402
-from claude_pm.agents.handoff import AgentSpec  # noqa: E402
-from claude_pm.config import load_settings  # noqa: E402
-from fakes.claude_code_api import FakeClaudeCodeAPI, Turn, offers  # noqa: E402
-from fakes.messages_api import Scripted, message, text, tool_use  # noqa: E402
-
+TESTS = Path(__file__).resolve().parents[1] / "tests"
 BODY = "You read the project and report what is open."
 AGENT = f"""---
 name: bench-reader
@@ -61,6 +60,49 @@ env: [HTTPS_PROXY, HTTP_PROXY, NO_PROXY, DISABLE_AUTOUPDATER, DISABLE_TELEMETRY]
 {BODY}
 """
 TASK = "Say what is open."
+
+#: The fake Messages API in a process of its own: argv is the notes file and the delay;
+#: it prints its URL, serves until stdin closes, then prints the paths it refused.
+SERVER = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from fakes.claude_code_api import FakeClaudeCodeAPI, offers
+from fakes.messages_api import message, text, tool_use
+notes, delay = sys.argv[2], float(sys.argv[3])
+def slow(answer):
+    def turn(request):
+        time.sleep(delay)
+        return answer
+    return turn
+answers = [
+    message(tool_use("Read", {"file_path": notes})),
+    message(text("Nothing is open.\\nTODO: keep it that way"), output_tokens=12),
+]
+with FakeClaudeCodeAPI([slow(a) for a in answers], main=offers("Read")) as fake:
+    print(fake.url, flush=True)
+    sys.stdin.read()
+print(json.dumps(fake.other_paths), flush=True)
+"""
+
+
+@contextmanager
+def fake_api(notes: Path, delay_s: float) -> Iterator[str]:
+    """The fake's URL while it serves; checks at the end that nothing tried to leave loopback."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(TESTS), str(notes), str(delay_s)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        yield server.stdout.readline().strip()
+    finally:
+        server.stdin.close()
+        refused = json.loads(server.stdout.readline() or "[]")
+        server.wait(timeout=30)
+        server.stdout.close()
+    assert refused == [], f"Claude Code tried to leave loopback: {refused}"
 
 
 def environment(project: Path, url: str, cli: str) -> dict[str, str]:
@@ -110,6 +152,7 @@ def direct(cli: str, env: dict[str, str], project: Path, prompt: Path) -> tuple[
     out = proc.stdout.read()
     proc.wait()
     done = time.perf_counter() - started
+    proc.stdout.close()
     assert proc.returncode == 0 and b'"type":"result"' in out.replace(b" ", b""), out[-500:]
     return first, done
 
@@ -122,14 +165,13 @@ def through_claude_pm(handler: ClaudeToolHandler, runs_dir: Path) -> tuple[float
     started = time.perf_counter()
 
     def watch() -> None:
-        while not stop.is_set():
+        while not stop.wait(0.005):
             fresh = set(runs_dir.iterdir()) - before if runs_dir.exists() else set()
             for run_dir in fresh:
                 stream = run_dir / "claude-stream.jsonl"
                 if stream.exists() and stream.stat().st_size > 0:
                     first.append(time.perf_counter() - started)
                     return
-            time.sleep(0.002)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -143,16 +185,6 @@ def through_claude_pm(handler: ClaudeToolHandler, runs_dir: Path) -> tuple[float
     return (first[0] if first else done), done
 
 
-def delayed(answer: Scripted, delay_s: float) -> Callable[[dict[str, Any]], Scripted]:
-    """A turn the fake gives after ``delay_s``, as a model takes time to answer."""
-
-    def turn(request: dict[str, Any]) -> Scripted:
-        time.sleep(delay_s)
-        return answer
-
-    return turn
-
-
 def measure(cli: str, runs: int, delay_s: float) -> list[tuple[str, list[float], list[float]]]:
     """Alternate ``runs`` direct and claude-pm sessions; the rows of the table."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,13 +196,8 @@ def measure(cli: str, runs: int, delay_s: float) -> list[tuple[str, list[float],
         prompt.write_text(TASK, encoding="utf-8")
         notes = project / "NOTES.md"
         notes.write_text("Nothing is open.\n", encoding="utf-8")
-        answers = [
-            message(tool_use("Read", {"file_path": str(notes)})),
-            message(text("Nothing is open.\nTODO: keep it that way"), output_tokens=12),
-        ]
-        turns: list[Turn] = [delayed(a, delay_s) if delay_s else a for a in answers]
-        with FakeClaudeCodeAPI(turns, main=offers("Read")) as fake:
-            env = environment(project, fake.url, cli)
+        with fake_api(notes, delay_s) as url:
+            env = environment(project, url, cli)
             settings = load_settings(project_root=project, environ=env)
             handler = ClaudeToolHandler(settings=settings)
             through_claude_pm(handler, settings.runs_dir)  # warm: page cache, SQLite file
@@ -183,17 +210,21 @@ def measure(cli: str, runs: int, delay_s: float) -> list[tuple[str, list[float],
                 first, done = through_claude_pm(handler, settings.runs_dir)
                 pm_first.append(first)
                 pm_done.append(done)
-            assert fake.other_paths == [], fake.other_paths
     return [
         ("first stream event", direct_first, pm_first),
         ("result, end to end", direct_done, pm_done),
     ]
 
 
+def version(cli: str) -> str:
+    marker = Path(cli).with_name("claude.version")
+    return marker.read_text().split()[0] if marker.exists() else "(bundled)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--delay", type=float, default=1.0, help="seconds per answer (2nd table)")
+    parser.add_argument("--delay", type=float, default=1.0, help="seconds per answer (last rows)")
     args = parser.parse_args()
     cli = cc.bundled_cli()
     if cli is None:
@@ -215,11 +246,6 @@ def main() -> int:
                 f"{(o - b) * 1000:+.0f} ms | {o / b:.2f}x | <= 1.1x |"
             )
     return 0
-
-
-def version(cli: str) -> str:
-    marker = Path(cli).with_name("claude.version")
-    return marker.read_text().split()[0] if marker.exists() else "(bundled)"
 
 
 if __name__ == "__main__":

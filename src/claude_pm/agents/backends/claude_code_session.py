@@ -155,9 +155,11 @@ class Session:
             self._signal(signal.SIGKILL)
 
     def _next_wake(self, now: float) -> float:
-        due = [now + 1.0, self.last_output_at + self.idle_timeout_s]
-        if self.final_at is not None:
-            due.append(self.final_at + EXIT_GRACE_S)
+        due = [now + 1.0]
+        if self.ending is None:  # once ending, only the KILL and the drain are due
+            due.append(self.last_output_at + self.idle_timeout_s)
+            if self.final_at is not None:
+                due.append(self.final_at + EXIT_GRACE_S)
         if self.kill_at is not None and not self.killed:
             due.append(self.kill_at)
         if self.exited_at is not None:
@@ -330,13 +332,14 @@ def run_session(handoff: Handoff) -> int:
                 if session._stream is not None:
                     session._stream.close()
             report, exit_code, die_signal = session.outcome()
+            session.write(report)  # still under our handlers: a late SIGTERM waits for it
     except cc.Refused as e:
         _say(e.message)
         report, exit_code = session.state.report(error=e.message, stop_reason=None), e.exit_code
+        session.write(report)
     except BaseException as e:
         session.write(session.state.report(error=f"the backend failed: {e!r}", stop_reason=None))
         raise
-    session.write(report)
     if report.error and die_signal is None:
         _say(report.error)
     return _die_of(die_signal) if die_signal is not None else exit_code
