@@ -154,6 +154,9 @@ def test_the_argv_carries_every_mapped_field_of_the_definition() -> None:
             id="dash-body-as-one-arg",
         ),
         pytest.param({"system_prompt": "  \n"}, None, [], ["--append-system-prompt"], id="no-body"),
+        pytest.param(
+            {}, None, ["--permission-mode", "default"], [], id="no-mode-is-default-not-settings"
+        ),
     ],
 )
 def test_fields_that_are_absent_or_inherited_pass_nothing(
@@ -293,7 +296,14 @@ def test_a_session_reports_its_model_usage_cost_and_session_and_files_its_todo(
     fake = recorded(record)
     session_id = fake["argv"][fake["argv"].index("--session-id") + 1]
     assert result["session_id"] == session_id == str(uuid.UUID(session_id))
-    assert fake["argv"][-4:] == ["--model", "sonnet", "--max-turns", "4"]
+    assert fake["argv"][-6:] == [
+        "--model",
+        "sonnet",
+        "--max-turns",
+        "4",
+        "--permission-mode",
+        "default",
+    ]
     assert fake["stdin"].startswith("Read the notes.\n\n<claude-pm-context>\n")
     assert '"user_requirements": "brief"' in fake["stdin"]
     assert fake["cwd"] == str(project.resolve())
@@ -352,11 +362,13 @@ def test_a_rate_limited_session_reports_every_limit_and_its_kind(
     assert result["success"] is False and "429" in result["error"]
     report = report_of(result)
     assert report.error_kind == "rate_limited"
-    window, retry = report.rate_limits
+    window, retry, final = report.rate_limits
     assert window.kind == "rate_limited" and window.reset_at == 4102444800
     assert window.message == "five_hour limit rejected, 100% used"
     assert retry.kind == "rate_limited" and retry.retry_after_s == pytest.approx(0.603)
     assert retry.reset_at is None and "HTTP 429" in (retry.message or "")
+    assert final.kind == "rate_limited" and "HTTP 429, final" in (final.message or "")
+    assert window.at <= retry.at <= final.at
 
 
 def test_the_idle_watchdog_ends_a_silent_cli(project: Path, tmp_path: Path) -> None:
@@ -513,6 +525,9 @@ def real_handler(
 def test_the_real_cli_uses_a_granted_tool_and_its_todo_becomes_a_ticket(
     project: Path, bundled_cli: Path
 ) -> None:
+    settings = project.parent / "home" / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"permissions": {"defaultMode": "bypassPermissions"}}')
     notes = project / "docs" / "release.md"
     notes.parent.mkdir()
     notes.write_text("The signing key expires in March.\n", encoding="utf-8")
@@ -557,6 +572,7 @@ def test_the_real_cli_uses_a_granted_tool_and_its_todo_becomes_a_ticket(
     stream = Path(result["log_paths"]["run_dir"]) / STREAM_FILENAME
     events = [json.loads(line) for line in stream.read_text(encoding="utf-8").splitlines()]
     assert events[0]["type"] == "system" and events[0]["subtype"] == "init"
+    assert events[0]["permissionMode"] == "default", "the user's bypass default was overridden"
     assert events[-1]["type"] == "result" and events[-1]["session_id"] == result["session_id"]
 
 
@@ -575,5 +591,7 @@ def test_the_real_cli_rate_limited_to_the_end_is_a_rate_limited_failure(
     assert "429" in result["error"] and result["stop_reason"] == "api_error"
     report = report_of(result)
     assert report.error_kind == "rate_limited"
-    assert [limit.kind for limit in report.rate_limits] == ["rate_limited"]
-    assert (report.rate_limits[0].retry_after_s or 0) > 0
+    retry, final = report.rate_limits  # the CLI's one retry, then the 429 that ended it
+    assert retry.kind == final.kind == "rate_limited"
+    assert (retry.retry_after_s or 0) > 0 and "Claude Code retries" in (retry.message or "")
+    assert "HTTP 429, final" in (final.message or "")

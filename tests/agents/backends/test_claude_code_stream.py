@@ -133,9 +133,13 @@ def test_errors_are_classified_on_is_error_and_status_not_on_subtype(
 
 def test_rate_limit_events_keep_retry_after_and_reset_time() -> None:
     state = fed(recorded("rate_limited.jsonl"))
-    window, retry = state.rate_limits
+    window, retry, final = state.rate_limits
     assert window.reset_at == 4102444800 and window.retry_after_s == 4102444800 - NOW
     assert retry.retry_after_s == pytest.approx(0.603) and retry.at == NOW
+    assert final.message is not None and final.message.startswith("HTTP 429, final: API Error")
+    overloaded_end = result(is_error=True, api_error_status=529, result="Overloaded")
+    assert [e.kind for e in fed([overloaded_end]).rate_limits] == ["overloaded"]
+    assert fed([result(is_error=True, api_error_status=500)]).rate_limits == []
     allowed = {"type": "rate_limit_event", "rate_limit_info": {"status": "allowed"}}
     warning = {
         "type": "rate_limit_event",

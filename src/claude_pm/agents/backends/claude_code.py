@@ -13,7 +13,8 @@ agent files people already have. The life of one session:
    prompt, its ``tools`` as both ``--tools`` and ``--allowedTools`` (a headless
    session denies whatever is not pre-approved), ``disallowedTools``,
    ``model`` (not ``inherit``; else the ``model`` setting), ``maxTurns``,
-   ``effort``, ``permissionMode``, the run's budget as ``--max-budget-usd``,
+   ``effort``, ``permissionMode`` (``default`` when it names none, so a user's
+   ``defaultMode`` setting cannot bypass), the run's budget as ``--max-budget-usd``,
    and the definition's vetted ``backend_options.extra_args``.
    ``bypassPermissions`` is passed only when the definition asks for it *and*
    the operator's ``allow_bypass_permissions`` setting is on; otherwise the
@@ -60,6 +61,9 @@ if TYPE_CHECKING:
 DEFAULT_IDLE_TIMEOUT_S = 900.0
 #: The permission mode a session gets instead of ``bypassPermissions`` when that is not allowed.
 SAFE_PERMISSION_MODE = "dontAsk"
+#: The mode of a definition that names none. Always passed: a user's ``defaultMode`` setting
+#: of ``bypassPermissions`` must not reach a session the operator did not allow to bypass.
+DEFAULT_PERMISSION_MODE = "default"
 BYPASS_PERMISSION_MODE = "bypassPermissions"
 #: Bodies longer than this go to the CLI in a file (``--append-system-prompt-file``).
 INLINE_SYSTEM_PROMPT_MAX_BYTES = 32 * 1024
@@ -207,7 +211,7 @@ class Invocation:
 
     argv: tuple[str, ...]
     model: str | None
-    permission_mode: str | None
+    permission_mode: str
     notes: tuple[str, ...] = ()
 
 
@@ -291,8 +295,8 @@ def build_argv(
         if not _is_positive_number(budget_usd):
             raise ValueError(f"the run's budget must be a positive dollar amount: {budget_usd!r}")
         argv += ["--max-budget-usd", format(budget_usd, "g")]
-    mode = fields.get("permissionMode")
-    if mode is not None and not isinstance(mode, str):
+    mode = fields.get("permissionMode") or DEFAULT_PERMISSION_MODE
+    if not isinstance(mode, str):
         raise ValueError(f"permissionMode must be a string, got {mode!r:.80}")
     if mode == BYPASS_PERMISSION_MODE and not allow_bypass:
         notes.append(
@@ -302,10 +306,9 @@ def build_argv(
             "tools it is not given are denied"
         )
         mode = SAFE_PERMISSION_MODE
-    if mode:
-        argv += ["--permission-mode", mode]
+    argv += ["--permission-mode", mode]
     argv += list(extra_args)
-    return Invocation(tuple(argv), model or None, mode or None, tuple(notes))
+    return Invocation(tuple(argv), model or None, mode, tuple(notes))
 
 
 def prompt_text(handoff: Handoff) -> str:
@@ -407,6 +410,7 @@ def run(handoff: Handoff) -> int:
 __all__ = [
     "BYPASS_PERMISSION_MODE",
     "DEFAULT_IDLE_TIMEOUT_S",
+    "DEFAULT_PERMISSION_MODE",
     "NESTED_SESSION_ENV",
     "SAFE_EXTRA_FLAGS",
     "SAFE_PERMISSION_MODE",

@@ -209,7 +209,7 @@ class StreamState:
         elif kind == "rate_limit_event":
             self._rate_limit_event(event, at)
         elif kind == "result":
-            self._result(event)
+            self._result(event, at)
             return True
         return False
 
@@ -271,8 +271,17 @@ class StreamState:
         if status == "rejected":
             self.last_api_kind = ErrorKind.RATE_LIMITED
 
-    def _result(self, event: Mapping[str, Any]) -> None:
+    def _result(self, event: Mapping[str, Any], at: float) -> None:
         self.results.append(dict(event))
+        status = event.get("api_error_status")
+        limited = kind_of_status(status) if event.get("is_error") is True else None
+        if limited in (ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED):
+            # The session ended on it (after the CLI's own retries, if any): one more event.
+            said = event.get("result")
+            detail = f": {said.strip()[:200]}" if isinstance(said, str) and said.strip() else ""
+            self.rate_limits.append(
+                RateLimitEvent(kind=limited.value, at=at, message=f"HTTP {status}, final{detail}")
+            )
         usage = event.get("usage")
         if isinstance(usage, Mapping):
             for name in USAGE_FIELDS:
