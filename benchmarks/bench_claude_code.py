@@ -23,7 +23,9 @@ fixed cost over a session closer to a real one.
 
     python benchmarks/bench_claude_code.py [--runs N] [--delay S]
 
-Target: ratio at most 1.1 for both. Skips (exit 0, says why) without the CLI.
+Target: ratio (of the medians) at most 1.1 for both. On a shared machine the
+spread between runs is wide; the ratio of the fastest run of each side shows
+the cost with the least interference. Skips (exit 0, says why) without the CLI.
 """
 
 from __future__ import annotations
@@ -230,20 +232,27 @@ def main() -> int:
     if cli is None:
         print("Skipped: claude-agent-sdk (which bundles the Claude Code CLI) is not installed.")
         return 0
+    load_before = os.getloadavg()[0]
+    rows = [(delay_s, measure(cli, args.runs, delay_s)) for delay_s in (0.0, args.delay)]
     print(
         f"Claude Code {version(cli)}; a two-turn session (Read, then the report) against the "
-        f"scripted Messages API on 127.0.0.1; median of {args.runs}"
+        f"scripted Messages API on 127.0.0.1; median of {args.runs}; load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
     )
     print()
-    print("| fake answers | measure | `claude -p` | through claude-pm | added | ratio | target |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
-    for delay_s in (0.0, args.delay):
+    print(
+        "| fake answers | measure | `claude -p` | through claude-pm | added | ratio "
+        "| ratio of the fastest runs | target |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for delay_s, measured in rows:
         how = "at once" if not delay_s else f"after {delay_s:g} s a turn"
-        for name, base, ours in measure(cli, args.runs, delay_s):
+        for name, base, ours in measured:
             b, o = statistics.median(base), statistics.median(ours)
             print(
                 f"| {how} | {name} | {b * 1000:.0f} ms | {o * 1000:.0f} ms | "
-                f"{(o - b) * 1000:+.0f} ms | {o / b:.2f}x | <= 1.1x |"
+                f"{(o - b) * 1000:+.0f} ms | {o / b:.2f}x | {min(ours) / min(base):.2f}x "
+                "| <= 1.1x |"
             )
     return 0
 
