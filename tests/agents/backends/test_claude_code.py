@@ -12,6 +12,7 @@ leaves the machine. Every test proves no process is left (``conftest.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from claude_pm import ClaudeToolHandler
@@ -29,7 +31,6 @@ from claude_pm.config import load_settings
 from fakes.claude_cli import STREAMS, install
 from fakes.claude_code_api import FakeClaudeCodeAPI, Turn, offers, result_text, tool_results
 from fakes.messages_api import Scripted, message, rate_limited, text, tool_use
-from waiting import alive
 
 CLI = "/opt/claude"
 SESSION = "7f0c2a4e-8a31-4a55-9a43-2d1f6c0b9e11"
@@ -74,8 +75,19 @@ def recorded(record: Path) -> dict[str, Any]:
     return data
 
 
-def fake_claude(tmp_path: Path, **kwargs: Any) -> tuple[Path, Path]:
-    return install(tmp_path / "fake-claude", **kwargs)
+def fake_clis_running() -> list[int]:
+    """Stand-in CLIs still running under this test (pids, as the host sees them)."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any(arg.endswith("claude_cli.py") for arg in proc.cmdline()):
+                found.append(proc.pid)
+    return found
+
+
+def fake_claude(project: Path, **kwargs: Any) -> tuple[Path, Path]:
+    """The stand-in CLI and its record, inside the project: a sandboxed agent may write there."""
+    return install(project / ".fake-claude", **kwargs)
 
 
 # -- the command a definition becomes (pure) ----------------------------------------------
@@ -268,7 +280,7 @@ def test_a_session_reports_its_model_usage_cost_and_session_and_files_its_todo(
     project: Path, tmp_path: Path
 ) -> None:
     write_claude_agent(project, "reader", tools=["Read", "Grep"], model="sonnet", maxTurns=4)
-    wrapper, record = fake_claude(tmp_path, stream="success.jsonl")
+    wrapper, record = fake_claude(project, stream="success.jsonl")
     handler = handler_for(
         project,
         CLAUDE_PM_CLAUDE_PATH=str(wrapper),
@@ -324,7 +336,7 @@ def test_a_cli_that_lingers_after_its_result_and_ignores_sigterm_does_not_hold_t
     project: Path, tmp_path: Path
 ) -> None:
     write_claude_agent(project, "reader", tools=["Read"])
-    wrapper, record = fake_claude(tmp_path, stream="success.jsonl", then="deaf")
+    wrapper, _ = fake_claude(project, stream="success.jsonl", then="deaf")
     result = execute(handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper)), "reader")
 
     assert result["success"] is True and result["exit_code"] == 0, result
@@ -332,14 +344,14 @@ def test_a_cli_that_lingers_after_its_result_and_ignores_sigterm_does_not_hold_t
     assert "still running 2 s after its result" in result["errors"]
     assert result["stop_reason"] == "completed"
     assert result["execution_time_seconds"] < 30  # the run's timeout (60 s) did not end it
-    assert not alive(recorded(record)["pid"])
+    assert fake_clis_running() == [], "the run returned with its CLI still alive"
 
 
 def test_an_api_error_that_says_success_is_a_failed_run_with_the_error(
     project: Path, tmp_path: Path
 ) -> None:
     write_claude_agent(project, "reader", tools=["Read"])
-    wrapper, _ = fake_claude(tmp_path, stream="api_error.jsonl", exit_code=1)
+    wrapper, _ = fake_claude(project, stream="api_error.jsonl", exit_code=1)
     result = execute(handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper)), "reader")
 
     assert result["success"] is False and result["exit_code"] == 1
@@ -355,7 +367,7 @@ def test_a_rate_limited_session_reports_every_limit_and_its_kind(
     project: Path, tmp_path: Path
 ) -> None:
     write_claude_agent(project, "reader", tools=["Read"])
-    wrapper, _ = fake_claude(tmp_path, stream="rate_limited.jsonl", exit_code=1)
+    wrapper, _ = fake_claude(project, stream="rate_limited.jsonl", exit_code=1)
     result = execute(handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper)), "reader")
 
     assert result["success"] is False and "429" in result["error"]
@@ -374,7 +386,7 @@ def test_the_idle_watchdog_ends_a_silent_cli(project: Path, tmp_path: Path) -> N
     silent = tmp_path / "init-only.jsonl"
     silent.write_text((STREAMS / "success.jsonl").read_text().splitlines()[0] + "\n")
     write_claude_agent(project, "reader", backend_options={"idle_timeout": 1})
-    wrapper, record = fake_claude(tmp_path, stream=silent, then="linger")
+    wrapper, _ = fake_claude(project, stream=silent, then="linger")
     result = execute(handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper)), "reader")
 
     assert result["success"] is False and result["exit_code"] == 1
@@ -383,14 +395,14 @@ def test_the_idle_watchdog_ends_a_silent_cli(project: Path, tmp_path: Path) -> N
     report = report_of(result)
     assert report.error_kind == "idle_timeout" and report.stop_reason == "idle_timeout"
     assert report.model == "claude-sonnet-5-5" and report.turns is None
-    assert not alive(recorded(record)["pid"])
+    assert fake_clis_running() == [], "the run returned with its CLI still alive"
 
 
 def test_bypass_permissions_asked_for_but_not_enabled_is_not_passed(
     project: Path, tmp_path: Path
 ) -> None:
     write_claude_agent(project, "root", tools=["Bash"], permissionMode="bypassPermissions")
-    wrapper, record = fake_claude(tmp_path, stream="success.jsonl")
+    wrapper, record = fake_claude(project, stream="success.jsonl")
     result = execute(handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper)), "root")
 
     assert result["success"] is True, result
@@ -412,7 +424,7 @@ def test_follow_up_turns_after_a_background_task_are_read_to_the_last_result(
     project: Path, tmp_path: Path
 ) -> None:
     write_claude_agent(project, "reader", tools=["Bash"])
-    wrapper, _ = fake_claude(tmp_path, stream="background.jsonl")
+    wrapper, _ = fake_claude(project, stream="background.jsonl")
     result = execute(handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper)), "reader")
 
     assert result["success"] is True, result
@@ -428,7 +440,7 @@ def test_a_cli_that_dies_before_its_result_passes_on_its_exit_code(
     project: Path, tmp_path: Path
 ) -> None:
     write_claude_agent(project, "reader")
-    wrapper, _ = fake_claude(tmp_path, exit_code=3)
+    wrapper, _ = fake_claude(project, exit_code=3)
     result = execute(handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper)), "reader")
     assert result["success"] is False and result["exit_code"] == 3
     assert "Claude Code exited with code 3 before its result" in result["error"]
@@ -446,7 +458,7 @@ def test_a_missing_cli_is_an_error_that_says_how_to_fix_it(project: Path, tmp_pa
 def test_a_long_system_prompt_travels_in_a_file(project: Path, tmp_path: Path) -> None:
     body = "Review every module carefully.\n" * 4000
     write_claude_agent(project, "verbose", body=body)
-    wrapper, record = fake_claude(tmp_path, stream="success.jsonl")
+    wrapper, record = fake_claude(project, stream="success.jsonl")
     assert execute(handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper)), "verbose")["success"]
     argv = recorded(record)["argv"]
     assert "--append-system-prompt" not in argv
@@ -462,7 +474,7 @@ def test_the_run_timeout_stops_a_session_and_its_report_is_written(
     silent = tmp_path / "init-only.jsonl"
     silent.write_text((STREAMS / "success.jsonl").read_text().splitlines()[0] + "\n")
     write_claude_agent(project, "reader")
-    wrapper, record = fake_claude(tmp_path, stream=silent, then="deaf")
+    wrapper, _ = fake_claude(project, stream=silent, then="deaf")
     handler = handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper))
     result = execute(handler, "reader", timeout=2)
 
@@ -470,7 +482,7 @@ def test_the_run_timeout_stops_a_session_and_its_report_is_written(
     report = report_of(result)
     assert report.stop_reason == "stopped" and "SIGTERM" in (report.error or "")
     assert report.session_id == result["session_id"] and report.model == "claude-sonnet-5-5"
-    assert not alive(recorded(record)["pid"])
+    assert fake_clis_running() == [], "the run returned with its CLI still alive"
 
 
 # -- the real CLI against the fake Messages API -------------------------------------------

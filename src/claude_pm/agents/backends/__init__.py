@@ -81,6 +81,7 @@ BACKENDS: dict[str, BackendInfo] = {
                 "ANTHROPIC_BASE_URL",
                 "CLAUDE_CODE_*",
             ),
+            home_writable=(".claude", ".claude.json"),
         ),
         BackendInfo(
             "anthropic",

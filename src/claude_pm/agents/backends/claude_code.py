@@ -148,8 +148,11 @@ def parse_extra_args(value: Any) -> tuple[list[str], list[str]]:
     return args, problems
 
 
-def check_options(options: Mapping[str, Any]) -> list[str]:
-    """Problems with a definition's ``backend_options`` (empty when fine): the only check."""
+def check_options(options: Mapping[str, Any], *, agent_type: str = "") -> list[str]:
+    """Problems with a definition's ``backend_options`` (empty when fine): the only check.
+
+    Any agent runs on this backend, so ``agent_type`` changes nothing.
+    """
     problems = []
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
