@@ -25,6 +25,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("Tickets: extraction throughput and concurrent store", "bench_tickets.py", []),
     ("MCP: tool-call cost over stdio and HTTP", "bench_mcp.py", []),
     ("Workflows on Ray: a 200-task graph against local threads", "bench_ray.py", []),
+    ("claude-code backend: overhead against `claude -p` directly", "bench_claude_code.py", []),
 ]
 
 

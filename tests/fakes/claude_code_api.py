@@ -7,7 +7,9 @@ conversation; other versions or modes may count tokens
 side. This fake answers all of them:
 
 - A request whose ``tools`` offer the tool-search tool is the main
-  conversation. Its answer is ``turns[n]``, where ``n`` is the number of
+  conversation (or, with ``main=``, a request that predicate accepts: a
+  session given ``--tools Read,Grep`` offers no tool search; see
+  :func:`offers`). Its answer is ``turns[n]``, where ``n`` is the number of
   assistant messages already in the request: the answer follows the
   conversation, not the arrival order, so a retried request gets the same
   answer. A turn is a :class:`~fakes.messages_api.Scripted` message or a
@@ -55,6 +57,11 @@ Turn = Scripted | Callable[[dict[str, Any]], Scripted]
 def tool_names(request: Mapping[str, Any]) -> list[str]:
     """The names of the tools a request offers the model."""
     return [str(tool.get("name")) for tool in request.get("tools") or []]
+
+
+def offers(name: str) -> Callable[[Mapping[str, Any]], bool]:
+    """A ``main=`` predicate for :class:`FakeClaudeCodeAPI`: the requests offering tool ``name``."""
+    return lambda body: name in tool_names(body)
 
 
 def tool_results(request: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -114,8 +121,14 @@ class FakeClaudeCodeAPI(LoopbackServer):
     Use as a context manager; point ``ANTHROPIC_BASE_URL`` at :attr:`url`.
     """
 
-    def __init__(self, turns: Iterable[Turn], side_answer: str = "claude-pm session") -> None:
+    def __init__(
+        self,
+        turns: Iterable[Turn],
+        side_answer: str = "claude-pm session",
+        main: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> None:
         self._turns: list[Turn] = list(turns)
+        self._is_main = main or (lambda body: TOOL_SEARCH in tool_names(body))
         self._side_answer = side_answer
         self._lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
@@ -134,7 +147,7 @@ class FakeClaudeCodeAPI(LoopbackServer):
 
     def answer(self, body: dict[str, Any]) -> Scripted:
         """The answer to one ``POST /v1/messages`` body (recording it)."""
-        if TOOL_SEARCH not in tool_names(body):
+        if not self._is_main(body):
             with self._lock:
                 self.side_requests.append(body)
             return message(text(self._side_answer), model=str(body.get("model", "claude-test")))

@@ -72,8 +72,8 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo(
             "claude-code",
             "claude_pm.agents.backends.claude_code",
-            BackendStatus.PLANNED,
-            "the Claude Code CLI, headless",
+            BackendStatus.AVAILABLE,
+            "the Claude Code CLI, headless (claude -p, stream-json)",
             uses_model=True,
             env=(
                 "ANTHROPIC_API_KEY",
@@ -81,6 +81,7 @@ BACKENDS: dict[str, BackendInfo] = {
                 "ANTHROPIC_BASE_URL",
                 "CLAUDE_CODE_*",
             ),
+            home_writable=(".claude", ".claude.json"),
         ),
         BackendInfo(
             "anthropic",
