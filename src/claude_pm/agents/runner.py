@@ -232,6 +232,14 @@ class AgentRunner:
             return None
         home = self.settings.environ.get("HOME")
         extra = [Path(home) / name for name in BACKENDS[backend].home_writable] if home else []
+        for path in extra:
+            # A bind needs its source to exist: a backend's state directory is made here
+            # (a file such as ~/.claude.json is left to the backend, outside the sandbox).
+            if not path.suffix and not path.exists():
+                try:
+                    path.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    log.info("cannot create %s for the sandbox: %s", path, e)
         return SandboxSpec(
             writable=(root, run_dir, *extra),
             tmp_dir=run_dir / "tmp",

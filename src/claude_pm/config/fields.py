@@ -260,7 +260,7 @@ FIELDS: tuple[Field, ...] = (
           "backend of agents whose definition pins none (builtin, claude-code, anthropic, openai)",
           _env("BACKEND"), ("backend",)),
     Field("model", _optional_text, None,
-          "default Anthropic model of the PM loop and the anthropic backend",
+          "default model of the PM loop and of agents on claude-code or anthropic that name none",
           _env("MODEL"), ("model",)),
     Field("claude_code_path", _optional_text, None,
           "the Claude Code CLI (default: claude on PATH, else the one in claude-agent-sdk)",

@@ -17,6 +17,7 @@ reference design of ``create_tickets_from_output``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.agents.definition import cut_description
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 #: Definition problems and warnings listed in a discovery result at most (``agents check``
 #: shows them all).
 MAX_PROBLEMS_LISTED = 20
+#: Rate-limit events of one run listed at most (the run's result.json has them all).
+MAX_RATE_LIMITS_LISTED = 10
 
 
 def error_result(
@@ -133,6 +136,10 @@ def agent_result(
         "turns": report.turns if report is not None else None,
         "session_id": report.session_id if report is not None else None,
         "stop_reason": report.stop_reason if report is not None else None,
+        "error_kind": report.error_kind if report is not None else None,
+        "rate_limits": [asdict(r) for r in report.rate_limits[:MAX_RATE_LIMITS_LISTED]]
+        if report is not None
+        else [],
         "log_paths": {
             "stdout": str(p.stdout_path),
             "stderr": str(p.stderr_path),
