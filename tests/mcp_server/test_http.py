@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_servers import (
     DEADLINE_S,
     SLEEPER,
+    RawHttpSession,
     await_for,
     http_server,
     server_argv,
@@ -115,6 +117,28 @@ def test_http_serves_the_tools_on_loopback_without_cors(project: Path) -> None:
             method="OPTIONS",
         )
         assert "access-control-allow-origin" not in headers
+
+
+def test_http_accepts_only_its_own_origin_among_loopback_ones(project: Path) -> None:
+    """A page on another local port (or another loopback name) cannot drive the server."""
+    with http_server(project) as (url, _):
+        port = urllib.parse.urlsplit(url).port
+        assert port is not None
+        session = RawHttpSession(url)
+        ping = b'{"jsonrpc":"2.0","id":"p","method":"ping"}'
+        for foreign in (
+            f"http://127.0.0.1:{port + 1}",
+            "http://127.0.0.1:3000",
+            f"http://localhost:{port}",
+            f"http://[::1]:{port}",
+            f"https://127.0.0.1:{port}",
+        ):
+            status, answer, _ = session.post(ping, {"origin": foreign})
+            assert status == 403, foreign
+            assert answer["error"]["message"].startswith(f"Forbidden: Origin {foreign} is not")
+        for own in (f"http://127.0.0.1:{port}", None):
+            status, answer, _ = session.post(ping, {"origin": own} if own else {})
+            assert status == 200 and answer == {"jsonrpc": "2.0", "id": "p", "result": {}}
 
 
 def test_http_with_a_token_rejects_requests_without_it(project: Path) -> None:

@@ -2,12 +2,23 @@
 
 The life of an HTTP server: :class:`HttpOptions` checks where it will listen
 (any address but loopback needs a token); :func:`run_http` builds the server
-and the SDK's streamable HTTP app, wraps it in :func:`require_bearer_token`
-when there is a token, and runs it under uvicorn at ``http://host:port/mcp``.
+and the SDK's streamable HTTP app and runs it under uvicorn at
+``http://host:port/mcp``, behind three checks, outermost first:
+
+1. :func:`require_bearer_token` (when there is a token): ``401`` without it,
+   before anything is read;
+2. :func:`require_own_origin`: an ``Origin`` naming a loopback host must be
+   this server's own ``http://host:port`` (a page served by another local
+   port cannot drive it); on loopback the SDK also rejects any non-local
+   ``Host`` or ``Origin`` (DNS rebinding protection);
+3. :func:`check_messages`: a POST body over
+   :data:`~claude_pm.mcp_server.wire.MAX_MESSAGE_BYTES` gets ``413`` before
+   it is read in full, and one the transport cannot decode gets ``400``, each
+   with the same JSON-RPC error stdio would answer.
+
 On SIGINT or SIGTERM it kills every agent, cancels the calls in flight, lets
 the open streams finish for :data:`HTTP_GRACEFUL_SHUTDOWN_S`, and exits. No
-CORS headers are sent; on loopback the SDK rejects a foreign ``Host`` or
-``Origin`` (DNS rebinding protection).
+CORS headers are sent.
 """
 
 from __future__ import annotations
@@ -15,15 +26,21 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from claude_pm.errors import InvalidInput
+from claude_pm.mcp_server import wire
 from claude_pm.mcp_server.calls import SHUTDOWN_GRACE_S, InFlightCalls
 from claude_pm.mcp_server.server import build_server
 from claude_pm.process import request_shutdown
 from claude_pm.tools import ClaudeToolHandler
+from claude_pm.tools.validation import clip
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8765
@@ -104,6 +121,159 @@ def require_bearer_token(app: ASGIApp, token: str) -> ASGIApp:
     return guarded
 
 
+Send = Callable[[Any], Awaitable[None]]
+Receive = Callable[[], Awaitable[Any]]
+
+
+#: How much of a refused body is read (and dropped) so that the client gets to read the 413.
+DISCARD_MAX_BYTES = 256 * 1024 * 1024
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], *, discard: Receive | None = None
+) -> None:
+    """Answer with a JSON body; with ``discard``, drop the rest of the request body in between.
+
+    A client still sending when the server closes would see a reset, not the
+    answer: the status goes out first, the body is read and dropped (up to
+    :data:`DISCARD_MAX_BYTES`), then the answer's body ends the response.
+    """
+    data = json.dumps(body, separators=(",", ":")).encode("ascii")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
+        }
+    )
+    if discard is not None:
+        dropped = 0
+        while dropped <= DISCARD_MAX_BYTES:
+            message = await discard()
+            if message["type"] != "http.request":
+                break
+            dropped += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+    await send({"type": "http.response.body", "body": data})
+
+
+def _host_key(host: str) -> str:
+    return host.strip().strip("[]").lower()
+
+
+def _own_origin(origin: str, bound_host: str, bound_port: int) -> bool:
+    """Whether an ``Origin`` that names a loopback host is this server's own ``host:port``.
+
+    Origins off loopback are not this check's to judge (the SDK's allow-list is).
+    """
+    try:
+        parts = urllib.parse.urlsplit(origin)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return False
+    if host is None or not is_loopback(host):
+        return True
+    if parts.scheme != "http" or (port if port is not None else 80) != bound_port:
+        return False
+    return not is_loopback(bound_host) or _host_key(host) == _host_key(bound_host)
+
+
+def require_own_origin(app: ASGIApp, host: str) -> ASGIApp:
+    """Refuse (403) a request whose loopback ``Origin`` is not this server's ``host:port``.
+
+    ``host`` is the address the server binds; the port is the one it really
+    listens on (the ASGI scope's ``server``). A request without ``Origin``
+    passes, as MCP clients that are not browsers send none.
+    """
+
+    async def guarded(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope.get("type") == "http":
+            origin = dict(scope.get("headers") or []).get(b"origin")
+            server = scope.get("server") or (host, 0)
+            if origin is not None and not _own_origin(origin.decode("latin-1"), host, server[1]):
+                shown = clip(origin.decode("latin-1"))
+                log.warning("refused a request from Origin %s", shown)
+                await _send_json(
+                    send,
+                    403,
+                    wire.WireError(
+                        wire.INVALID_REQUEST,
+                        f"Forbidden: Origin {shown} is not this server "
+                        f"(http://{host}:{server[1]}); browsers may not drive it from another "
+                        "page or port.",
+                    ).to_dict(),
+                )
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def check_messages(app: ASGIApp, path: str = HTTP_PATH) -> ASGIApp:
+    """Answer a POST to ``path`` that is too large (413) or undecodable (400) with a JSON-RPC error.
+
+    A declared ``Content-Length`` over the limit is refused before any of the
+    body is read; a chunked body is refused as soon as it passes the limit. A
+    body that decodes is replayed to ``app`` unchanged.
+    """
+    import anyio.to_thread
+
+    async def guarded(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "POST" or scope["path"] != path:
+            await app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > wire.MAX_MESSAGE_BYTES:
+            log.warning("refused a %s-byte body (over the limit)", declared.decode())
+            first = await receive()  # the start of the body, to find the request's id
+            head = first.get("body", b"")[: wire.OVERSIZED_HEAD_BYTES]
+            refusal = wire.oversized(int(declared), head, b"")
+            more = first["type"] == "http.request" and first.get("more_body", False)
+            await _send_json(send, 413, refusal.to_dict(), discard=receive if more else None)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            if len(body) + len(chunk) > wire.MAX_MESSAGE_BYTES:
+                head = bytes((body + chunk)[: wire.OVERSIZED_HEAD_BYTES])
+                size = len(body) + len(chunk)
+                await _send_json(
+                    send, 413, wire.oversized(size, head, b"", at_least=True).to_dict()
+                )
+                return
+            body += chunk
+            if not message.get("more_body", False):
+                break
+        frame = bytes(body)
+        if len(frame) < 256 * 1024:
+            decoded = wire.decode(frame)
+        else:
+            decoded = await anyio.to_thread.run_sync(wire.decode, frame)
+        if isinstance(decoded, wire.WireError):
+            log.info("refused a message: %s", decoded.message)
+            await _send_json(send, 400, decoded.to_dict())
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": frame, "more_body": False}
+            return await receive()
+
+        await app(scope, replay, send)
+
+    return guarded
+
+
 def run_http(
     handler: ClaudeToolHandler,
     options: HttpOptions,
@@ -119,7 +289,12 @@ def run_http(
 
     calls = InFlightCalls()
     server = build_server(handler, calls)
-    app: Any = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=options.host)
+    app: Any = server.streamable_http_app(
+        streamable_http_path=HTTP_PATH,
+        host=options.host,
+        max_request_body_size=wire.MAX_MESSAGE_BYTES,
+    )
+    app = require_own_origin(check_messages(app), options.host)
     if options.token is not None:
         app = require_bearer_token(app, options.token)
 

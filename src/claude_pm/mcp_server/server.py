@@ -10,7 +10,10 @@ Each ``tools/call`` runs the (blocking) handler in a worker thread, at most
 :data:`MAX_CONCURRENT_CALLS` at once. A cancelled request sets the call's
 cancel event, so the supervisor kills the agent's process tree, and waits for
 the call to return; progress the handler reports becomes MCP progress
-notifications for clients that sent a progress token.
+notifications for clients that sent a progress token. The result becomes a
+``CallToolResult`` that always encodes (:func:`_call_result`): text that UTF-8
+cannot carry is escaped, and a result JSON cannot represent becomes an error
+result, so the response is never lost on the way out.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from claude_pm._version import __version__
+from claude_pm.mcp_server import wire
 from claude_pm.mcp_server.calls import SHUTDOWN_GRACE_S, InFlightCalls
 from claude_pm.tools import ClaudeToolHandler, as_mcp, is_error_result, result_text
 
 if TYPE_CHECKING:
+    import mcp_types as types
     from mcp.server.lowlevel import Server
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,40 @@ def _progress_value(state: dict[str, float], done: float | None) -> float:
     value = done if done is not None and done > last else last + 1.0
     state["last"] = value
     return value
+
+
+def _call_result(tool_name: str, result: dict[str, Any]) -> types.CallToolResult:
+    """The MCP result for a handler result: its JSON as text and as structured content.
+
+    Always encodable as UTF-8 JSON; a result that is not (nested beyond what
+    ``json`` can walk) becomes an error result naming the tool.
+    """
+    import mcp_types as types
+
+    try:
+        text = result_text(result)
+        body = json.dumps(result, default=str, ensure_ascii=False)
+        if not body.isascii():
+            try:
+                body.encode("utf-8")
+            except UnicodeEncodeError:
+                log.warning("the %s result has text UTF-8 cannot carry; escaping it", tool_name)
+                body = json.dumps(wire.encodable(result), default=str, ensure_ascii=False)
+                text = wire.encodable(text)
+        structured = json.loads(body)
+    except (RecursionError, ValueError, TypeError) as e:
+        log.exception("the %s result cannot be encoded as JSON", tool_name)
+        message = (
+            f"Internal error: the {tool_name} result could not be encoded as JSON "
+            f"({type(e).__name__}). This is a claude-pm bug; the server's log has the details."
+        )
+        text = f"Error: {message}"
+        structured = {"success": False, "error": message, "error_type": type(e).__name__}
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)],
+        structured_content=structured,
+        is_error=is_error_result(structured),
+    )
 
 
 def build_server(handler: ClaudeToolHandler, calls: InFlightCalls | None = None) -> Server[Any]:
@@ -101,11 +140,7 @@ def build_server(handler: ClaudeToolHandler, calls: InFlightCalls | None = None)
             raise
         finally:
             in_flight.end(cancel)
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=result_text(result))],
-            structured_content=json.loads(json.dumps(result, default=str)),
-            is_error=is_error_result(result),
-        )
+        return _call_result(params.name, result)
 
     return Server(
         SERVER_NAME,
