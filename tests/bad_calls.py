@@ -161,7 +161,8 @@ BAD_CALLS: list[BadCall] = [
         {},
         "UnknownTool",
         "name",
-        f"Unknown tool '{'d' * 80}... (100,000 characters)'. Use one of: {_TOOLS}.",
+        # The handler quotes a preview; UnknownTool cuts its repr to 80 characters.
+        f"Unknown tool {'d' * 80 + '... (100,000 characters)'!r:.80}. Use one of: {_TOOLS}.",
     ),
     BadCall(
         "arguments an array",

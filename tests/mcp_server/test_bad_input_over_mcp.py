@@ -44,7 +44,7 @@ from claude_pm.mcp_server.wire import MAX_MESSAGE_BYTES
 from claude_pm.testing import write_python_agent
 from waiting import wait_for
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 #: An answer to a malformed call never needs more than this many bytes on the wire.
 ANSWER_MAX_BYTES = 12 * 1024

@@ -64,7 +64,7 @@ def test_a_long_task_is_echoed_clipped_in_an_error(handler: ClaudeToolHandler) -
     assert result["error_type"] == "AgentNotFound"
     assert result["error"].startswith("Unknown agent type 'summoner'.")
     assert result["agent_type"] == "summoner"
-    assert result["task_description"] == "t" * 1000 + "... (1,000,000 characters)"
+    assert result["task_description"] == "t" * 200
     assert len(_encoded(result)) <= ERROR_RESULT_MAX_BYTES
 
 
@@ -73,6 +73,15 @@ def test_a_short_task_is_echoed_whole(handler: ClaudeToolHandler) -> None:
         "execute_agent_subprocess", {"agent_type": "summoner", "task_description": "Summon."}
     )
     assert result["task_description"] == "Summon."
+
+
+def test_an_echoed_surrogate_is_escaped(handler: ClaudeToolHandler) -> None:
+    result = handler.handle_tool_call(
+        "execute_agent_subprocess", {"agent_type": "qa", "task_description": "a\ud800b"}
+    )
+    assert result["error_type"] == "InvalidInput"
+    assert result["task_description"] == "a\\ud800b"
+    _encoded(result)
 
 
 def test_nesting_up_to_the_limit_reaches_the_agent(handler: ClaudeToolHandler) -> None:

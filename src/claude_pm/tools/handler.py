@@ -3,10 +3,9 @@
 A tool call never raises: invalid input, an unknown tool or agent, a spawn
 failure and any unexpected exception come back as ``{"error": ...}`` with a
 message that says what to fix. An error never carries a caller's value at
-full length: the echoed ``agent_type`` and ``task_description`` are cut to
-:data:`ECHO_MAX_CHARS`, an unknown tool's name to a preview, and the message
-of an unexpected exception to :data:`INTERNAL_MESSAGE_MAX_CHARS` (the log
-keeps the traceback).
+full length nor text UTF-8 cannot carry: an unknown tool's name is quoted as a
+preview, and the echoed ``agent_type`` and ``task_description`` are cut to
+:data:`ECHO_MAX_CHARS` with lone surrogates escaped.
 """
 
 from __future__ import annotations
@@ -27,10 +26,8 @@ from claude_pm.tools.validation import clip, validate_arguments
 
 log = logging.getLogger(__name__)
 
-#: Longest ``agent_type`` / ``task_description`` an error result echoes whole.
-ECHO_MAX_CHARS = 1000
-#: Longest message an unexpected exception puts in an error result.
-INTERNAL_MESSAGE_MAX_CHARS = 2000
+#: Longest ``agent_type`` / ``task_description`` an error result echoes (as results cuts it).
+ECHO_MAX_CHARS = 200
 
 #: Tool name -> "module:function" implementing it, imported on first use.
 TOOL_IMPLEMENTATIONS: dict[str, str] = {
@@ -42,26 +39,21 @@ TOOL_IMPLEMENTATIONS: dict[str, str] = {
 
 
 def _echoable(parameters: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The part of ``parameters`` an error result may echo, each string clipped."""
+    """The part of ``parameters`` an error result may echo: short, and encodable as UTF-8."""
     if not isinstance(parameters, Mapping):
         return parameters
     echo = {}
     for key in ("agent_type", "task_description"):
         value = parameters.get(key)
         if isinstance(value, str):
-            echo[key] = clip(value, ECHO_MAX_CHARS)
+            echo[key] = clip(value[:ECHO_MAX_CHARS], ECHO_MAX_CHARS)
     return echo
 
 
 def _failed(
     error: BaseException, tool_name: str, parameters: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    result = error_result(error, tool_name, _echoable(parameters))
-    if not isinstance(error, ClaudePMError):
-        result["error"] = clip(result["error"], INTERNAL_MESSAGE_MAX_CHARS)
-        details = result["error_details"]
-        details["message"] = clip(details["message"], INTERNAL_MESSAGE_MAX_CHARS)
-    return result
+    return error_result(error, tool_name, _echoable(parameters))
 
 
 def _load(target: str) -> ToolFunction:
