@@ -24,6 +24,8 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("Agent registry: discovery of 1,000 definitions", "bench_registry.py", []),
     ("Tickets: extraction throughput and concurrent store", "bench_tickets.py", []),
     ("MCP: tool-call cost over stdio and HTTP", "bench_mcp.py", []),
+    ("MCP under load: 32 clients over streamable HTTP", "bench_mcp_load.py", []),
+    ("Soak: 2,000 agent runs through one handler", "bench_soak.py", []),
 ]
 
 

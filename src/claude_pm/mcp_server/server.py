@@ -6,7 +6,10 @@ while clients must see exactly the JSON Schemas of
 :data:`~claude_pm.tools.schemas.CLAUDE_PM_TOOLS`, the ones the handler
 validates against.
 
-Each ``tools/call`` runs the (blocking) handler in a worker thread, at most
+A ``tools/call`` of :data:`INLINE_TOOLS` (discovery: a few ``stat`` calls
+when no agent file changed) is served on the event loop, and while the
+handler's result stays the same its MCP result is reused, not rebuilt. Every
+other call runs the (blocking) handler in a worker thread, at most
 :data:`MAX_CONCURRENT_CALLS` at once. A cancelled request sets the call's
 cancel event, so the supervisor kills the agent's process tree, and waits for
 the call to return; progress the handler reports becomes MCP progress
@@ -21,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from claude_pm._version import __version__
 from claude_pm.mcp_server import wire
@@ -31,12 +34,15 @@ from claude_pm.tools import ClaudeToolHandler, as_mcp, is_error_result, result_t
 if TYPE_CHECKING:
     import mcp_types as types
     from mcp.server.lowlevel import Server
+    from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "claude-pm"
-#: Tool calls served at once; more wait for a free worker.
+#: Tool calls served at once in worker threads; more wait for a free worker.
 MAX_CONCURRENT_CALLS = 16
+#: Tools served on the event loop: quick, no agent, no database write, nothing to cancel.
+INLINE_TOOLS = frozenset({"discover_available_agents"})
 
 INSTRUCTIONS = (
     "claude-pm delegates work to specialized agents that run as supervised processes. "
@@ -87,6 +93,27 @@ def _call_result(tool_name: str, result: dict[str, Any]) -> types.CallToolResult
     )
 
 
+def _wire_form(result: BaseModel) -> dict[str, Any]:
+    """A result as the SDK's runner dumps one; the runner takes a dict from a handler as it is."""
+    dumped: dict[str, Any] = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return dumped
+
+
+class _LastResults:
+    """The last result of each inline tool, dumped, reused while the handler answers the same."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def wire_form(self, tool_name: str, result: dict[str, Any]) -> dict[str, Any]:
+        last = self._last.get(tool_name)
+        if last is not None and last[0] == result:
+            return last[1]
+        built = _wire_form(_call_result(tool_name, result))
+        self._last[tool_name] = (result, built)
+        return built
+
+
 def build_server(handler: ClaudeToolHandler, calls: InFlightCalls | None = None) -> Server[Any]:
     """The low-level MCP server publishing the four tools and calling ``handler``."""
     import anyio
@@ -97,17 +124,23 @@ def build_server(handler: ClaudeToolHandler, calls: InFlightCalls | None = None)
     from mcp.server.lowlevel import Server
 
     in_flight = calls if calls is not None else InFlightCalls()
-    listed = types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in as_mcp()])
+    listed = _wire_form(
+        types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in as_mcp()])
+    )
     limiter = anyio.CapacityLimiter(MAX_CONCURRENT_CALLS)
+    last_results = _LastResults()
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
-    ) -> types.ListToolsResult:
+    ) -> dict[str, Any]:
         return listed
 
     async def call_tool(
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | dict[str, Any]:
+        if params.name in INLINE_TOOLS:
+            result = handler.handle_tool_call(params.name, params.arguments or {})
+            return last_results.wire_form(params.name, result)
         cancel = in_flight.begin()
         finished = threading.Event()
         progress_state: dict[str, float] = {}
@@ -146,6 +179,8 @@ def build_server(handler: ClaudeToolHandler, calls: InFlightCalls | None = None)
         SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
-        on_list_tools=list_tools,
-        on_call_tool=call_tool,
+        # The SDK's runner serializes a BaseModel or takes a dict (its HandlerResult): the
+        # tools list and repeated discoveries go out as dicts dumped once.
+        on_list_tools=cast(Any, list_tools),
+        on_call_tool=cast(Any, call_tool),
     )
