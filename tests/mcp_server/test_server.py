@@ -17,6 +17,8 @@ import pytest
 from mcp import Client
 from mcp_servers import SLEEPER, await_for, sleeper_pids, stdio_params
 
+from claude_pm import ClaudeToolHandler
+from claude_pm.config import load_settings
 from claude_pm.tools.schemas import CLAUDE_PM_TOOLS
 from waiting import alive
 
@@ -117,3 +119,46 @@ def test_importing_the_package_leaves_the_sdk_unimported() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_discovery_over_mcp_is_the_handlers_and_follows_changes_while_an_agent_runs(
+    project: Path, write_agent: Any
+) -> None:
+    """Discovery is served beside a running agent, equals the handler's, and sees a new file."""
+    write_agent("sleeper", SLEEPER)
+    handler = ClaudeToolHandler(settings=load_settings(project_root=project))
+
+    async def main() -> None:
+        async with Client(stdio_params(project)) as client, anyio.create_task_group() as tg:
+
+            async def run_sleeper() -> None:
+                await client.call_tool(
+                    "execute_agent_subprocess",
+                    {"agent_type": "sleeper", "task_description": "wait", "timeout": 300},
+                )
+
+            tg.start_soon(run_sleeper)
+            await await_for(lambda: (project / "sleeper.pids").exists(), "the agent")
+            first = await client.call_tool("discover_available_agents", {})
+            assert first.structured_content == handler.handle_tool_call(
+                "discover_available_agents", {}
+            )
+            again = await client.call_tool("discover_available_agents", {})
+            assert again.structured_content == first.structured_content
+            assert again.content == first.content
+
+            write_agent("newcomer", "print('hi')", description="Arrived later.")
+            later = await client.call_tool("discover_available_agents", {})
+            assert later.structured_content is not None
+            types = {a["type"]: a for a in later.structured_content["available_agents"]}
+            assert types["newcomer"]["description"] == "Arrived later."
+            assert later.structured_content == handler.handle_tool_call(
+                "discover_available_agents", {}
+            )
+            assert json.loads(later.content[0].text) == later.structured_content  # type: ignore[union-attr]
+            tg.cancel_scope.cancel()
+
+        pids = sleeper_pids(project)
+        await await_for(lambda: not any(alive(p) for p in pids), "the agent tree to die")
+
+    anyio.run(main)
