@@ -59,7 +59,13 @@ REFUSED: list[tuple[str, bytes, int, Any, str]] = [
         "Parse error: the message is not valid UTF-8 (byte 0xff at offset 55)",
     ),
     ("a batch", b"[" + _PING + b"]", -32600, None, "Invalid Request: batches are not supported"),
-    ("a bare number", b"42", -32600, None, "Invalid Request: a JSON-RPC message is a JSON object"),
+    (
+        "a bare number",
+        b"42",
+        -32600,
+        None,
+        "Invalid Request: a JSON-RPC message is a JSON object, not a number",
+    ),
     ("an empty object", b"{}", -32600, None, 'Invalid Request: jsonrpc must be "2.0"'),
     (
         "jsonrpc 1.0",

@@ -194,7 +194,7 @@ def _not_jsonrpc(value: Any) -> WireError:
         )
         return WireError(INVALID_REQUEST, f"Invalid Request: {why}.")
     if not isinstance(value, dict):
-        why = f"a JSON-RPC message is a JSON object, not {type(value).__name__}"
+        why = f"a JSON-RPC message is a JSON object, not {_json_type(value)}"
         return WireError(INVALID_REQUEST, f"Invalid Request: {why}.")
     request_id = _valid_id(value.get("id"))
     if value.get("jsonrpc") != "2.0":
@@ -219,6 +219,8 @@ def _json_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a fractional number" if isinstance(value, float) else "a number"
+    if isinstance(value, str):
+        return "a string"
     return "an array" if isinstance(value, list) else "an object"
 
 
