@@ -295,11 +295,14 @@ def _ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}x" if base else "-"
 
 
-def report(clients: int, duration: float, base: ServerRun, ours: ServerRun) -> str:
+def report(
+    clients: int, duration: float, base: ServerRun, ours: ServerRun, load: tuple[float, float]
+) -> str:
     baseline = base.phases[0]
     rows = [
-        f"{clients} clients, {duration:g} s per phase, streamable HTTP on 127.0.0.1; ratios "
-        "against the no-op SDK server of the same run.",
+        f"{clients} clients, {duration:g} s per phase in {SLICE_S:g} s turns, streamable HTTP on "
+        "127.0.0.1; ratios against the no-op SDK server of the same run. Load average "
+        f"{load[0]:.1f} at the start, {load[1]:.1f} at the end, on {os.cpu_count()} cores.",
         "",
         "| phase | calls | req/s | ratio | p50 ms | ratio | p99 ms | ratio | server CPU "
         "ms/call | ratio | errors |",
@@ -349,7 +352,9 @@ def report(clients: int, duration: float, base: ServerRun, ours: ServerRun) -> s
     cpu = discover.cpu_ms_per_call / baseline.cpu_ms_per_call
     rows += [
         "",
-        "Against the reference (the SDK's own server sending the same payload): claude-pm's "
+        "The reference sends claude-pm's discovery result from the SDK's own server: what is "
+        "left between it and claude-pm is claude-pm's, the rest of the gap to the no-op server "
+        "is the payload's (on both ends of the wire). Against the reference: claude-pm's "
         f"discovery {discover.per_second / same_payload.per_second:.2f}x the throughput, p50 "
         f"{discover.percentile_ms(0.5) / same_payload.percentile_ms(0.5):.2f}x, p99 "
         f"{discover.percentile_ms(0.99) / same_payload.percentile_ms(0.99):.2f}x, server CPU per "
@@ -386,6 +391,7 @@ def main() -> int:
         serve_noop(args.serve_noop)
         return 0
     duration, warmup = (3.0, 1.0) if args.quick else (args.duration, args.warmup)
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         project, home = Path(tmp) / "project", Path(tmp) / "home"
         project.mkdir()
@@ -413,7 +419,7 @@ def main() -> int:
                 duration,
             )
     base, ours = runs["baseline"], runs["claude-pm"]
-    print(report(args.clients, duration, base, ours))
+    print(report(args.clients, duration, base, ours, (load_start, os.getloadavg()[0])))
     failed = any(p.errors for p in (*base.phases, *ours.phases))
     return 1 if failed else 0
 
