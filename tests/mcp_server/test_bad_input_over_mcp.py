@@ -318,9 +318,12 @@ def _fifty_mb_call(request_id: int) -> bytes:
     ).encode()
 
 
-def test_a_50_mb_line_is_refused_while_other_calls_are_served(bed: Bed, tmp_path: Path) -> None:
+def test_a_50_mb_line_is_refused_while_other_calls_are_served(bed: Bed) -> None:
     """A call in flight finishes while the server is still receiving a 50 MB line."""
-    gate = tmp_path / "gate"
+    # Inside the project: the one place a (possibly sandboxed) agent may write.
+    gates = bed.project / "gates"
+    gates.mkdir()
+    gate = gates / "gate"
     write_python_agent(
         bed.project,
         "gatekeeper",
@@ -333,7 +336,7 @@ def test_a_50_mb_line_is_refused_while_other_calls_are_served(bed: Bed, tmp_path
     stdio = bed.stdio
     gated = json.dumps({"agent_type": "gatekeeper", "task_description": "wait"})
     stdio.send(tool_call_line(9001, "execute_agent_subprocess", gated).encode())
-    wait_for((tmp_path / "started").exists, "the gatekeeper agent to start")
+    wait_for((gates / "started").exists, "the gatekeeper agent to start")
     big = _fifty_mb_call(9002)
     half = len(big) // 2
     assert stdio.proc.stdin is not None
