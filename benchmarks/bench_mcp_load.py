@@ -368,15 +368,11 @@ def report(
     return "\n".join(rows)
 
 
-def discovery_payload(project: Path, env: dict[str, str]) -> str:
-    """The MCP result claude-pm's server sends for ``discover_available_agents``, as JSON."""
-    from claude_pm import ClaudeToolHandler
-    from claude_pm.config import load_settings
-    from claude_pm.mcp_server.server import _call_result
-
-    handler = ClaudeToolHandler(settings=load_settings(project_root=project, environ=env))
-    result = handler.handle_tool_call("discover_available_agents", {})
-    return _call_result("discover_available_agents", result).model_dump_json(by_alias=True)
+async def discovery_payload(url: str) -> str:
+    """The result claude-pm's server sends for ``discover_available_agents``, as JSON."""
+    async with Client(url) as client:
+        result = await client.call_tool("discover_available_agents", {})
+    return result.model_dump_json(by_alias=True, exclude_none=True)
 
 
 def main() -> int:
@@ -400,12 +396,13 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_PM_")}
         env.update(HOME=str(home), CLAUDE_PM_USER_AGENTS_DIR=str(home / ".claude" / "agents"))
         payload_file = Path(tmp) / "payload.json"
-        payload_file.write_text(discovery_payload(project, env))
         argv = [sys.executable, "-m", "claude_pm", "--project", str(project), "mcp", "--http"]
-        with (
-            running([sys.executable, __file__, "--serve-noop", str(payload_file)]) as noop,
-            running([*argv, "--port", "0"], env) as claude_pm,
-        ):
+        with contextlib.ExitStack() as stack:
+            claude_pm = stack.enter_context(running([*argv, "--port", "0"], env))
+            payload_file.write_text(anyio.run(discovery_payload, claude_pm[0]))
+            noop = stack.enter_context(
+                running([sys.executable, __file__, "--serve-noop", str(payload_file)])
+            )
             runs = measure(
                 {"baseline": noop, "claude-pm": claude_pm},
                 [
