@@ -93,6 +93,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
         base = direct(project, args.calls)
@@ -113,6 +114,12 @@ def main() -> int:
     for name, value in rows:
         print(f"| {name} | {value:.3f} | {value / rows[0][1]:.1f} |")
     print(f"| stdio server start-up to first tools/list | {startup * 1000:.0f} | - |")
+    print()
+    print(
+        f"Load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on "
+        f"{os.cpu_count()} cores: one client's latencies swing with it (bench_mcp_load.py, "
+        "whose phases take turns, compares servers under load)."
+    )
     return 0
 
 

@@ -26,6 +26,8 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("MCP: tool-call cost over stdio and HTTP", "bench_mcp.py", []),
     ("Workflows on Ray: a 200-task graph against local threads", "bench_ray.py", []),
     ("claude-code backend: overhead against `claude -p` directly", "bench_claude_code.py", []),
+    ("MCP under load: 32 clients over streamable HTTP", "bench_mcp_load.py", []),
+    ("Soak: 2,000 agent runs through one handler", "bench_soak.py", []),
 ]
 
 

@@ -63,10 +63,12 @@ def check_file_paths(file_paths: Any, project_root: Path) -> list[str]:
     """Resolve ``file_paths`` (relative to the root or absolute) and keep them inside it.
 
     Returns the paths as absolute strings. Symlinks are resolved first, so a
-    link that points outside the project is rejected as well.
+    link that points outside the project is rejected as well. An error quotes
+    at most the first 80 characters of a path, and its length.
 
     Raises:
-        ContextError: a path is not a string, or lies outside ``project_root``.
+        ContextError: a path is not a string, holds a NUL byte, cannot be
+            resolved (an unknown ``~user``, a symlink loop), or lies outside ``project_root``.
     """
     if file_paths is None:
         return []
@@ -77,21 +79,36 @@ def check_file_paths(file_paths: Any, project_root: Path) -> list[str]:
         )
     resolved: list[str] = []
     for index, raw in enumerate(file_paths):
+        field = f"context.file_paths[{index}]"
         if not isinstance(raw, str) or not raw:
+            raise ContextError(f"{field} must be a non-empty string.", field=field)
+        shown = raw if len(raw) <= 80 else f"{raw[:80]}... ({len(raw):,} characters)"
+        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
+        if "\0" in raw:
             raise ContextError(
-                f"context.file_paths[{index}] must be a non-empty string.",
-                field=f"context.file_paths[{index}]",
+                f"{field} {shown!r} contains a NUL byte, which no file name can hold; "
+                "give paths inside the project without NUL.",
+                field=field,
+                path=shown,
             )
-        candidate = Path(raw).expanduser()
-        if not candidate.is_absolute():
-            candidate = project_root / candidate
-        full = candidate.resolve()
+        try:
+            candidate = Path(raw).expanduser()
+            if not candidate.is_absolute():
+                candidate = project_root / candidate
+            full = candidate.resolve()
+        except (OSError, RuntimeError) as e:
+            raise ContextError(
+                f"{field} {shown!r} cannot be resolved ({type(e).__name__}: "
+                f"{str(e)[:120]}); give a path inside the project.",
+                field=field,
+                path=shown,
+            ) from e
         if not full.is_relative_to(project_root):
             raise ContextError(
-                f"context.file_paths[{index}] {raw!r} is outside project_root "
+                f"{field} {shown!r} is outside project_root "
                 f"{str(project_root)!r}; give paths inside the project.",
-                field=f"context.file_paths[{index}]",
-                path=raw,
+                field=field,
+                path=shown,
             )
         resolved.append(str(full))
     return resolved

@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
         "coordinate_multi_agent_workflow and create_tickets_from_output over MCP: on stdio "
         "by default, or over streamable HTTP with --http. Over HTTP the server binds "
         "127.0.0.1 unless --host says otherwise; any other address requires a bearer token "
-        f"(--token or {TOKEN_ENV}) on every request. No CORS headers are sent.",
+        f"(--token or {TOKEN_ENV}) on every request. No CORS headers are sent. A message "
+        "(a stdio line, an HTTP body) may be at most 16 MiB; a larger one, and anything that "
+        "is not one JSON-RPC message, is answered with a JSON-RPC error.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

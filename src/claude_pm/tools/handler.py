@@ -2,7 +2,10 @@
 
 A tool call never raises: invalid input, an unknown tool or agent, a spawn
 failure and any unexpected exception come back as ``{"error": ...}`` with a
-message that says what to fix.
+message that says what to fix. An error never carries a caller's value at
+full length nor text UTF-8 cannot carry: an unknown tool's name is quoted as a
+preview, and the echoed ``agent_type`` and ``task_description`` are cut to
+:data:`ECHO_MAX_CHARS` with lone surrogates escaped.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from claude_pm.errors import ClaudePMError, UnknownTool
 from claude_pm.tools.results import error_result
 from claude_pm.tools.schemas import TOOLS_BY_NAME
 from claude_pm.tools.services import CallOptions, ProgressCallback, ToolFunction, ToolServices
-from claude_pm.tools.validation import validate_arguments
+from claude_pm.tools.validation import clip, validate_arguments
 
 log = logging.getLogger(__name__)
+
+#: Longest ``agent_type`` / ``task_description`` an error result echoes (as results cuts it).
+ECHO_MAX_CHARS = 200
 
 #: Tool name -> "module:function" implementing it, imported on first use.
 TOOL_IMPLEMENTATIONS: dict[str, str] = {
@@ -30,6 +36,24 @@ TOOL_IMPLEMENTATIONS: dict[str, str] = {
     "coordinate_multi_agent_workflow": "claude_pm.tools.workflow:coordinate_multi_agent_workflow",
     "create_tickets_from_output": "claude_pm.tools.tickets:create_tickets_from_output",
 }
+
+
+def _echoable(parameters: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The part of ``parameters`` an error result may echo: short, and encodable as UTF-8."""
+    if not isinstance(parameters, Mapping):
+        return parameters
+    echo = {}
+    for key in ("agent_type", "task_description"):
+        value = parameters.get(key)
+        if isinstance(value, str):
+            echo[key] = clip(value[:ECHO_MAX_CHARS], ECHO_MAX_CHARS)
+    return echo
+
+
+def _failed(
+    error: BaseException, tool_name: str, parameters: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    return error_result(error, tool_name, _echoable(parameters))
 
 
 def _load(target: str) -> ToolFunction:
@@ -88,15 +112,18 @@ class ClaudeToolHandler:
         its process tree; ``on_progress(message, done, total)`` receives
         progress for long runs.
         """
+        if not isinstance(tool_name, str) or tool_name not in TOOLS_BY_NAME:
+            # The name is the caller's: quote it short and encodable, wherever it goes.
+            shown = clip(str(tool_name))
+            log.info("unknown tool %s", shown)
+            return _failed(UnknownTool(shown, list(TOOLS_BY_NAME)), shown, parameters)
         try:
-            if tool_name not in TOOLS_BY_NAME:
-                raise UnknownTool(str(tool_name), list(TOOLS_BY_NAME))
             args = validate_arguments(tool_name, parameters if parameters is not None else {})
             function = _load(TOOL_IMPLEMENTATIONS[tool_name])
             return function(self.services, args, CallOptions(cancel, on_progress))
         except ClaudePMError as e:
             log.info("tool %s failed: %s", tool_name, e.message)
-            return error_result(e, tool_name, parameters)
+            return _failed(e, tool_name, parameters)
         except Exception as e:
             log.exception("tool %s raised unexpectedly", tool_name)
-            return error_result(e, tool_name, parameters)
+            return _failed(e, tool_name, parameters)
