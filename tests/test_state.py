@@ -150,7 +150,7 @@ def test_not_a_database_is_a_clear_error_and_the_file_is_untouched(tmp_path: Pat
     path = tmp_path / "state.db"
     path.write_bytes(b"this is not sqlite" * 100)
     before = path.read_bytes()
-    with pytest.raises(StoreError, match="Move the file aside"):
+    with pytest.raises(StoreError, match="move it aside") as info:
         Database(path)
     assert path.read_bytes() == before
 

@@ -59,6 +59,7 @@ from claude_pm.errors import (
     StoreError,
 )
 from claude_pm.process import (
+    EventKind,
     MemoryLimits,
     ProcessEvent,
     ProcessResult,
@@ -121,7 +122,7 @@ class AgentRunner:
         self.settings = settings
         self.registry = registry
         self.database = database
-        self.runs = RunStore(database)
+        self.runs = RunStore(database, retention_days=settings.runs_retention_days)
         self.launcher: Launcher = launcher if launcher is not None else default_supervisor()
 
     # -- 1. prepare ----------------------------------------------------------------------
@@ -374,13 +375,17 @@ class AgentRunner:
         cancel: CancelToken | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> ProcessResult:
-        """Supervise the executor to its end (never raises for a process-level failure)."""
-        forward = None
-        if on_progress is not None:
-            report = on_progress
+        """Supervise the executor to its end (never raises for a process-level failure).
 
-            def forward(event: ProcessEvent) -> None:
-                report(progress_of(event))
+        The tree's identity is recorded as soon as it exists, so a later process can
+        reclaim the tree should this one die (:meth:`RunStore.reclaim`).
+        """
+
+        def forward(event: ProcessEvent) -> None:
+            if event.kind is EventKind.TREE_STARTED:
+                self.runs.record_tree_started(prepared.run_id, event)
+            elif on_progress is not None:
+                on_progress(progress_of(event))
 
         return self.launcher.run(prepared.spec, cancel=cancel, on_event=forward)
 
