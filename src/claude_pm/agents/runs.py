@@ -356,7 +356,7 @@ class RunStore:
                     marked=marked,
                 )
             )
-            log.warning("%s", done[-1].message())
+            log.info("%s", done[-1].message())
         return done
 
     def _mark_abandoned(self, run_id: str, killed: ReclaimedTree | None) -> bool:
@@ -424,7 +424,9 @@ def reclaim_once(store: RunStore) -> list[ReclaimedRun]:
             log.warning("could not reclaim the runs of dead orchestrators: %s", e.message)
             return []
         _reclaimed.add(key)
-        return done
+    for reclaimed in done:
+        log.warning("%s", reclaimed.message())
+    return done
 
 
 def _from_row(row: sqlite3.Row) -> RunRecord:

@@ -14,6 +14,8 @@ Records written before the namespace and host were added hold
 
 from __future__ import annotations
 
+import functools
+import os
 import socket
 from enum import StrEnum
 from pathlib import Path
@@ -32,8 +34,9 @@ class Liveness(StrEnum):
     UNKNOWN = "unknown"
 
 
+@functools.cache
 def boot_id() -> str:
-    """The kernel's id of this boot (``unknown-boot`` where there is none)."""
+    """The kernel's id of this boot (``unknown-boot`` where there is none); read once."""
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
@@ -48,8 +51,19 @@ def pid_namespace(pid: int | str = "self") -> str:
         return "?"
 
 
+@functools.cache
 def _host() -> str:
     return socket.gethostname().replace("/", "_") or "?"
+
+
+@functools.cache
+def _namespace_of(pid: int) -> str:
+    """Our own pid namespace, once per process (``pid`` keys the cache across a fork)."""
+    return pid_namespace(pid)
+
+
+def _own_namespace() -> str:
+    return _namespace_of(os.getpid())
 
 
 def start_ticks(pid: int, *, zombie_ok: bool = True) -> int | None:
@@ -96,7 +110,7 @@ def liveness(identity: str | None) -> Liveness:
             return Liveness.UNKNOWN
         if boot != boot_id():
             return Liveness.REBOOTED
-        if namespace != pid_namespace():
+        if namespace != _own_namespace():
             return Liveness.UNKNOWN
     elif boot != boot_id():
         return Liveness.REBOOTED

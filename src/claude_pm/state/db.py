@@ -133,9 +133,15 @@ class Database:
             raise describe_error(e, self.path, action, self.busy_timeout_s) from e
 
     def _migrate(self, conn: sqlite3.Connection) -> int:
-        """Apply the missing migrations in one transaction; returns the file's version."""
+        """Apply the missing migrations in one transaction; returns the file's version.
+
+        A file that is up to date is only read (no write lock is taken), so opening
+        it does not wait for another process's write.
+        """
         migrations = all_migrations()
         known = len(migrations)
+        if _stored_version(conn) == known:
+            return known
         conn.execute("BEGIN IMMEDIATE")
         try:
             current = _stored_version(conn)
@@ -193,10 +199,10 @@ def describe_error(
     said = f"Could not {action} ({where}): {error}"
     if reason == "locked":
         advice = (
-            f"the file is locked by another connection (waited {busy_timeout_s:g} s): another "
-            "claude-pm process or a program such as `sqlite3` holds a long transaction or an "
-            "exclusive lock. Close it or wait for it to finish, then try again; nothing was "
-            "changed."
+            f"the file is locked by another connection (busy timeout {busy_timeout_s:g} s): "
+            "another claude-pm process or a program such as `sqlite3` holds a long "
+            "transaction or an exclusive lock. Close it or wait for it to finish, then try "
+            "again; nothing was changed."
         )
     elif reason == "corrupt":
         advice = (
