@@ -1,9 +1,10 @@
-"""An orchestrator the reclaim tests kill: ``reclaim_orchestrator.py PROJECT AGENT CGROUPS``.
+"""An orchestrator the tests signal or kill: ``reclaim_orchestrator.py PROJECT AGENT CGROUPS``.
 
 It runs one agent of PROJECT through the real :class:`AgentRunner` (prepare,
-start, launch, finish), recording the run in PROJECT's state database, with
+start, launch, finish — as ``AgentRunner.run`` does, recording a run it was
+stopped in as such), recording the run in PROJECT's state database, with
 cgroups or (``CGROUPS`` = 0) tracking the tree through ``/proc`` alone. The
-test kills it with SIGKILL mid-run, so none of its cleanup runs.
+reclaim tests kill it with SIGKILL mid-run, so none of its cleanup runs.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ def main() -> None:
     if not cgroups:
         prepared = replace(prepared, spec=replace(prepared.spec, use_cgroups=False))
     started = runner.start(prepared)
-    process = runner.launch(prepared)
+    process = None
+    try:
+        process = runner.launch(prepared)
+    finally:
+        if process is None:
+            runner.record_stopped(prepared, started)
     runner.finish(prepared, process, started)
 
 

@@ -406,6 +406,7 @@ class AgentRunner:
         are (a Ray worker); by default they are extracted here from ``stdout.log``.
         """
         report, report_error = _read_report(prepared)
+        report_error = _disk_full(prepared, process, report) or report_error
         result = AgentResult(
             run_id=prepared.run_id,
             definition=prepared.definition,
@@ -537,6 +538,33 @@ def _end_record(
         stdout_path=str(process.stdout_path),
         stderr_path=str(process.stderr_path),
     )
+
+
+def _disk_full(
+    prepared: PreparedRun, process: ProcessResult, report: BackendReport | None
+) -> str | None:
+    """What to say about a run whose directory's filesystem filled up; None if it did not.
+
+    A run that left nothing there (no output, no report) has its directory removed.
+    """
+    full = next((e for e in process.events if e.kind is EventKind.DISK_FULL), None)
+    if full is None:
+        return None
+    sizes = []
+    for path in (process.stdout_path, process.stderr_path):
+        try:
+            sizes.append(path.stat().st_size)
+        except OSError:
+            sizes.append(0)
+    if report is not None or any(sizes):
+        return full.message
+    _remove(prepared.run_dir)
+    log.warning(
+        "run %s: removed %s: the disk is full and it held no output",
+        prepared.run_id,
+        prepared.run_dir,
+    )
+    return f"{full.message}; the run left no output, so its directory was removed"
 
 
 def _remove(run_dir: Path) -> None:
