@@ -321,20 +321,15 @@ class RunStore:
             rows = conn.execute(sql, args).fetchall()
         return [_from_row(r) for r in rows]
 
-    def reclaim(self) -> list[ReclaimedRun]:
-        """Kill the trees of runs whose orchestrator is dead, and mark those runs ``abandoned``.
-
-        See the module docstring for what is and is never touched. Safe to call
-        from several processes at once (each run is marked by one of them).
-        Returns what was done, one entry per run closed.
-        """
-        from claude_pm.process.identity import Liveness, identity_pid, liveness
+    def _reclaimable(self) -> list[tuple[sqlite3.Row, str, TreeIdentity | None]]:
+        """Unfinished runs whose orchestrator is provably gone and whose tree nobody owns."""
+        from claude_pm.process.identity import Liveness, liveness
 
         with self.database.guard("list unfinished runs"), self.database.connection() as conn:
             rows = conn.execute(
                 "SELECT * FROM runs WHERE status = ?", (RunStatus.RUNNING.value,)
             ).fetchall()
-        done: list[ReclaimedRun] = []
+        found = []
         for row in rows:
             orchestrator = liveness(row["orchestrator"])
             if orchestrator not in (Liveness.EXITED, Liveness.REBOOTED):
@@ -342,13 +337,31 @@ class RunStore:
             tree = _tree_of(row)
             if tree is not None and liveness(tree.supervisor) in (Liveness.ALIVE, Liveness.UNKNOWN):
                 continue  # its supervisor (a Ray worker, say) still owns the tree
-            killed = _kill(tree) if orchestrator is Liveness.EXITED and tree else None
+            found.append((row, orchestrator.value, tree))
+        return found
+
+    def reclaimable(self) -> list[RunRecord]:
+        """The runs :meth:`reclaim` would close now, without touching anything (for ``doctor``)."""
+        return [_from_row(row) for row, _, _ in self._reclaimable()]
+
+    def reclaim(self) -> list[ReclaimedRun]:
+        """Kill the trees of runs whose orchestrator is dead, and mark those runs ``abandoned``.
+
+        See the module docstring for what is and is never touched. Safe to call
+        from several processes at once (each run is marked by one of them).
+        Returns what was done, one entry per run closed.
+        """
+        from claude_pm.process.identity import identity_pid
+
+        done: list[ReclaimedRun] = []
+        for row, orchestrator, tree in self._reclaimable():
+            killed = _kill(tree) if orchestrator == "exited" and tree else None
             marked = self._mark_abandoned(row["run_id"], killed)
             done.append(
                 ReclaimedRun(
                     run_id=row["run_id"],
                     orchestrator_pid=identity_pid(row["orchestrator"]),
-                    orchestrator=orchestrator.value,
+                    orchestrator=orchestrator,
                     tree_recorded=tree is not None,
                     killed=killed.killed if killed else (),
                     survivors=killed.survivors if killed else (),
