@@ -21,7 +21,10 @@ descendants of all of these. They get SIGTERM, a short grace, then — frozen
 first where a freezer group was recorded — SIGKILL until none is left; the
 groups are removed. What cannot be found that way (a daemon that cleared its
 environment and left the session, with no cgroup) is out of reach, as it is
-for the supervisor itself without cgroups.
+for the supervisor itself without cgroups. So is a tree whose supervisor died
+in the few milliseconds between the spawn and the record: with cgroups, its
+groups (named after the dead owner) are emptied and removed by the next
+supervisor that starts a run (:func:`~claude_pm.process.cgroups.remove_stale_groups`).
 """
 
 from __future__ import annotations
