@@ -392,6 +392,10 @@ class _Run:
                 refused=refused,
                 pids_limit=self.groups.pids_limit if self.groups else None,
             )
+        self._report_disk()
+
+    def _report_disk(self) -> None:
+        """A ``disk_full`` event when the run directory's filesystem has (almost) no room left."""
         free = free_bytes(self.spec.run_dir)
         if free is not None and free < DISK_FULL_BYTES:
             self.emit(
@@ -495,6 +499,7 @@ class _Run:
 
     def _spawn_error(self, error: str) -> ProcessResult:
         log.warning("cannot start %s: %s", list(self.spec.argv)[:1], error)
+        self._report_disk()
         return spawn_error_result(
             self.spec,
             error=error,
