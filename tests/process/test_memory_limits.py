@@ -124,6 +124,7 @@ def test_peak_is_measured_for_a_process_that_exits_at_once(run_snippet: RunSnipp
     assert result.peak_rss_bytes >= 100 * 1024 * 1024
     assert result.peak_rss_sources["wait4_maxrss"] >= 100 * 1024 * 1024
     assert result.peak_rss_bytes == max(result.peak_rss_sources.values())
+    assert result.peak_rss_bytes == result.peak_rss_sources[result.peak_rss_source]
 
 
 def test_rlimit_is_used_only_when_asked_and_no_cgroup(run_snippet: RunSnippet) -> None:
@@ -190,6 +191,7 @@ def test_the_kernels_figure_is_the_peak_where_it_enforces(
     assert result.status is ProcessStatus.COMPLETED
     assert result.enforcement in (Enforcement.CGROUP_V1, Enforcement.CGROUP_V2)
     assert result.peak_rss_bytes == sources["cgroup_peak"]
+    assert result.peak_rss_source == "cgroup_peak"
     assert sources["samples"] >= 7 * 40 * 1024 * 1024
     assert sources["cgroup_peak"] < sources["samples"] / 2
 

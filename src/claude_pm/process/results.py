@@ -98,6 +98,11 @@ def finished_result(
             peak_bytes if peak_bytes is not None else max(peak_sources.values(), default=0)
         ),
         peak_rss_sources=dict(peak_sources),
+        peak_rss_source=(
+            "cgroup_peak"
+            if peak_bytes is not None
+            else max(peak_sources, key=lambda k: peak_sources[k], default="samples")
+        ),
         enforcement=enforcement,
         stdout_tail=stdout_tail,
         stderr_tail=stderr_tail,

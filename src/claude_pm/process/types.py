@@ -199,6 +199,11 @@ class ProcessResult:
     samples: tuple[MemorySample, ...] = ()
     error: str | None = None
     sandbox: SandboxKind = SandboxKind.NONE
+    #: Which of ``peak_rss_sources`` ``peak_rss_bytes`` is: ``cgroup_peak`` where the
+    #: kernel enforces the limit (the group's own counter: shared pages once, plus the
+    #: page cache the tree's writes brought in and not yet written back), else the
+    #: largest of ``samples`` (summed RSS) and ``wait4_maxrss``.
+    peak_rss_source: str = "samples"
 
     @property
     def ok(self) -> bool:
