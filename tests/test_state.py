@@ -150,9 +150,60 @@ def test_not_a_database_is_a_clear_error_and_the_file_is_untouched(tmp_path: Pat
     path = tmp_path / "state.db"
     path.write_bytes(b"this is not sqlite" * 100)
     before = path.read_bytes()
-    with pytest.raises(StoreError, match="Move the file aside"):
+    with pytest.raises(StoreError, match="move it aside") as info:
         Database(path)
+    assert info.value.facts["reason"] == "corrupt"
+    assert "not a SQLite database" in info.value.message and "locked" not in info.value.message
     assert path.read_bytes() == before
+    assert not (tmp_path / "state.db-wal").exists() and not (tmp_path / "state.db-shm").exists()
+
+
+def _counts(path: Path) -> tuple[int, int]:
+    with sqlite3.connect(path) as conn:
+        counts = (
+            conn.execute("SELECT count(*) FROM runs").fetchone()[0],
+            conn.execute("SELECT count(*) FROM tickets").fetchone()[0],
+        )
+    conn.close()
+    return counts
+
+
+def test_a_write_lock_held_elsewhere_is_reported_as_locked_not_corrupt(tmp_path: Path):
+    db = Database(tmp_path / "state.db")
+    RunStore(db).record_start(RunRecord("kept", "qa", "t", RunStatus.RUNNING, time.time()))
+    holder = sqlite3.connect(db.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        # Opening an up-to-date file only reads: it does not wait for the writer.
+        busy = RunStore(Database(db.path, busy_timeout_s=0.2), reclaim=False)
+        assert [r.run_id for r in busy.find()] == ["kept"]
+        with pytest.raises(StoreError) as info:
+            busy.record_start(RunRecord("new", "qa", "t", RunStatus.RUNNING, time.time()))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert info.value.facts["reason"] == "locked"
+    assert "locked by another connection" in info.value.message
+    assert "wait for it to finish" in info.value.message
+    assert "damaged" not in info.value.message and "aside" not in info.value.message
+    assert _counts(db.path) == (1, 0)
+
+
+def test_an_exclusive_lock_refuses_even_opening_and_says_locked(tmp_path: Path):
+    db = Database(tmp_path / "state.db")
+    TicketStore(db).save(extract_text("TODO: keep me\n", "qa"))
+    holder = sqlite3.connect(db.path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("COMMIT")  # the exclusive lock stays until the connection closes
+    try:
+        with pytest.raises(StoreError, match="locked by another connection") as info:
+            Database(db.path, busy_timeout_s=0.2)
+    finally:
+        holder.close()
+    assert info.value.facts["reason"] == "locked"
+    assert _counts(db.path) == (0, 1)
+    assert [t.title for t in TicketStore(Database(db.path)).find()] == ["keep me"]
 
 
 def test_newer_schema_is_refused_and_nothing_changes(tmp_path: Path):

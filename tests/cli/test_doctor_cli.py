@@ -54,3 +54,31 @@ def test_doctor_prints_a_problem_that_looks_like_markup(project):
     out = doctor(project)
     assert out.returncode == 1, out.stderr
     assert "'[/b]' is not a valid agent name" in out.stdout
+
+
+def test_doctor_says_which_groups_runs_get_and_what_waits_to_be_reclaimed(project):
+    import time
+
+    from claude_pm.agents.runs import RunRecord, RunStatus, RunStore
+    from claude_pm.process.identity import process_identity
+    from claude_pm.state import Database
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    identity = process_identity(gone.pid)
+    gone.wait()
+    store = RunStore(Database(project / ".claude-pm" / "state.db"))
+    store.record_start(
+        RunRecord("left", "qa", "t", RunStatus.RUNNING, time.time(), orchestrator=identity)
+    )
+
+    report = json.loads(doctor(project, "--json").stdout)
+    text = doctor(project).stdout
+
+    groups = report["cgroups"]
+    assert set(groups) >= {"v2_used", "v2_note", "v1_controllers", "pids_limit"}
+    assert "simulated cgroupfs" in groups["v2_verified"]
+    assert report["reclaim"]["runs"] == ["left"]
+    assert "reclaim: 1 runs of dead orchestrators are still marked running" in text
+    assert "cgroup" in text
+    run = store.get("left")
+    assert run is not None and run.status is RunStatus.RUNNING  # doctor touches nothing

@@ -124,6 +124,7 @@ def test_peak_is_measured_for_a_process_that_exits_at_once(run_snippet: RunSnipp
     assert result.peak_rss_bytes >= 100 * 1024 * 1024
     assert result.peak_rss_sources["wait4_maxrss"] >= 100 * 1024 * 1024
     assert result.peak_rss_bytes == max(result.peak_rss_sources.values())
+    assert result.peak_rss_bytes == result.peak_rss_sources[result.peak_rss_source]
 
 
 def test_rlimit_is_used_only_when_asked_and_no_cgroup(run_snippet: RunSnippet) -> None:
@@ -148,3 +149,95 @@ def _python_argv(code: str) -> list[str]:
     import sys
 
     return [sys.executable, "-c", code]
+
+
+SHARED_PAGES = """
+import os, sys, time
+shared = bytearray(40 * 1024 * 1024)
+for i in range(0, len(shared), 4096):
+    shared[i] = 1
+children = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        while not os.path.exists(sys.argv[1]):
+            time.sleep(0.01)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.skipif(not kernel_memory_available(), reason="no writable memory cgroup")
+def test_the_kernels_figure_is_the_peak_where_it_enforces(
+    run_snippet: RunSnippet, tmp_path: Path
+) -> None:
+    """Seven processes share 40 MB: the RSS sum counts it seven times, the kernel once."""
+    release = tmp_path / "release"
+
+    def on_event(event: ProcessEvent) -> None:
+        if event.kind == "sample" and (event.process_count or 0) >= 7:
+            release.touch()
+
+    result = run_snippet(
+        "",
+        argv=[*_python_argv(SHARED_PAGES), str(release)],
+        memory=MemoryLimits(hard_limit_mb=1000),
+        on_event=on_event,
+    )
+
+    sources = result.peak_rss_sources
+    assert result.status is ProcessStatus.COMPLETED
+    assert result.enforcement in (Enforcement.CGROUP_V1, Enforcement.CGROUP_V2)
+    assert result.peak_rss_bytes == sources["cgroup_peak"]
+    assert result.peak_rss_source == "cgroup_peak"
+    assert sources["samples"] >= 7 * 40 * 1024 * 1024
+    assert sources["cgroup_peak"] < sources["samples"] / 2
+
+
+LOGS_THEN_WAIT = """
+import os, sys, time
+chunk = b"x" * (1024 * 1024 - 1) + b"\\n"
+for _ in range(96):
+    sys.stdout.buffer.write(chunk)
+sys.stdout.flush()
+os.fsync(1)  # the pages are clean now: only a drop can free them
+open(sys.argv[1], "w").close()
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.01)
+"""
+
+
+@pytest.mark.skipif(not kernel_memory_available(), reason="no writable memory cgroup")
+def test_the_logs_page_cache_is_dropped_from_the_runs_memory_group(
+    run_snippet: RunSnippet, tmp_path: Path
+) -> None:
+    """96 MB written to the log stays cached (and charged to the run) unless it is dropped."""
+    written, release = tmp_path / "written", tmp_path / "release"
+    group: dict[str, Path] = {}
+    usage_after: list[int] = []
+
+    def on_event(event: ProcessEvent) -> None:
+        if event.kind == "tree_started":
+            dirs = event.data["tree"]["cgroup_dirs"]
+            directory = Path(dirs.get("unified") or dirs["memory"])
+            group["usage"] = directory / (
+                "memory.current" if "unified" in dirs else "memory.usage_in_bytes"
+            )
+        elif event.kind == "sample" and written.exists() and "usage" in group:
+            usage_after.append(int(group["usage"].read_text()))
+            if usage_after[-1] < 48 * 1024 * 1024:
+                release.touch()
+
+    result = run_snippet(
+        "",
+        argv=[*_python_argv(LOGS_THEN_WAIT), str(written), str(release)],
+        memory=MemoryLimits(hard_limit_mb=512),
+        on_event=on_event,
+        timeout_s=30,
+    )
+
+    assert result.status is ProcessStatus.COMPLETED, "the cached log pages were never dropped"
+    assert result.stdout_path.stat().st_size == 96 * 1024 * 1024
+    assert usage_after and usage_after[-1] < 48 * 1024 * 1024

@@ -19,6 +19,7 @@ from process_snippets import (
 
 from claude_pm.process import ProcessStatus
 from claude_pm.process.cgroups import all_run_dirs, cgroup_support, remove_stale_groups
+from claude_pm.process.identity import start_ticks
 
 ORCHESTRATOR = Path(__file__).with_name("orchestrator_script.py")
 
@@ -205,8 +206,12 @@ def test_leftover_groups_of_a_dead_owner_are_removed(tmp_path: Path) -> None:
     dead.wait()
     support = cgroup_support()
     parents = [support.v2_dir] if support.v2_dir else list(support.v1_dirs.values())
+    parent_start = start_ticks(os.getppid())
     stale = [p / f"claude-pm-{dead.pid}-1" for p in parents if p is not None]
+    # The owner's pid lives, but it is another process now (the pid was reused).
+    stale += [p / f"claude-pm-{os.getppid()}-{(parent_start or 0) + 1}-1" for p in parents]
     alive = [p / f"claude-pm-{os.getppid()}-1" for p in parents if p is not None]
+    alive += [p / f"claude-pm-{os.getppid()}-{parent_start}-2" for p in parents]
     for group in stale + alive:
         group.mkdir()
     try:

@@ -59,6 +59,7 @@ from claude_pm.errors import (
     StoreError,
 )
 from claude_pm.process import (
+    EventKind,
     MemoryLimits,
     ProcessEvent,
     ProcessResult,
@@ -121,7 +122,7 @@ class AgentRunner:
         self.settings = settings
         self.registry = registry
         self.database = database
-        self.runs = RunStore(database)
+        self.runs = RunStore(database, retention_days=settings.runs_retention_days)
         self.launcher: Launcher = launcher if launcher is not None else default_supervisor()
 
     # -- 1. prepare ----------------------------------------------------------------------
@@ -382,13 +383,17 @@ class AgentRunner:
         cancel: CancelToken | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> ProcessResult:
-        """Supervise the executor to its end (never raises for a process-level failure)."""
-        forward = None
-        if on_progress is not None:
-            report = on_progress
+        """Supervise the executor to its end (never raises for a process-level failure).
 
-            def forward(event: ProcessEvent) -> None:
-                report(progress_of(event))
+        The tree's identity is recorded as soon as it exists, so a later process can
+        reclaim the tree should this one die (:meth:`RunStore.reclaim`).
+        """
+
+        def forward(event: ProcessEvent) -> None:
+            if event.kind is EventKind.TREE_STARTED:
+                self.runs.record_tree_started(prepared.run_id, event)
+            elif on_progress is not None:
+                on_progress(progress_of(event))
 
         return self.launcher.run(prepared.spec, cancel=cancel, on_event=forward)
 
@@ -409,6 +414,7 @@ class AgentRunner:
         are (a Ray worker); by default they are extracted here from ``stdout.log``.
         """
         report, report_error = _read_report(prepared)
+        report_error = _disk_full(prepared, process, report) or report_error
         result = AgentResult(
             run_id=prepared.run_id,
             definition=prepared.definition,
@@ -540,6 +546,33 @@ def _end_record(
         stdout_path=str(process.stdout_path),
         stderr_path=str(process.stderr_path),
     )
+
+
+def _disk_full(
+    prepared: PreparedRun, process: ProcessResult, report: BackendReport | None
+) -> str | None:
+    """What to say about a run whose directory's filesystem filled up; None if it did not.
+
+    A run that left nothing there (no output, no report) has its directory removed.
+    """
+    full = next((e for e in process.events if e.kind is EventKind.DISK_FULL), None)
+    if full is None:
+        return None
+    sizes = []
+    for path in (process.stdout_path, process.stderr_path):
+        try:
+            sizes.append(path.stat().st_size)
+        except OSError:
+            sizes.append(0)
+    if report is not None or any(sizes):
+        return full.message
+    _remove(prepared.run_dir)
+    log.warning(
+        "run %s: removed %s: the disk is full and it held no output",
+        prepared.run_id,
+        prepared.run_dir,
+    )
+    return f"{full.message}; the run left no output, so its directory was removed"
 
 
 def _remove(run_dir: Path) -> None:

@@ -1,20 +1,25 @@
 """Kernel control groups for one run: detect what is writable, create, read, kill, remove.
 
 A run gets its own group under the group the orchestrator itself is in, named
-``claude-pm-<owner pid>-<n>`` so a later orchestrator can tell a leftover of a
-dead owner from a live run of another one. Detection happens at run time and
-is cached per process:
+``claude-pm-<owner pid>-<owner start ticks>-<n>`` so a later orchestrator can
+tell a leftover of a dead owner from a live run of another one, even when the
+owner's pid was reused. Detection happens at run time and is cached per
+process (``cgroupfs.py`` reads the hierarchy):
 
 * cgroup v2 with the ``memory`` controller delegated to our group's children
-  (it is in our ``cgroup.subtree_control``, or we may add it): one group holds
-  memory (``memory.max``, ``memory.peak``, ``memory.events``), freezing
-  (``cgroup.freeze``) and killing (``cgroup.kill``).
+  (it is in our ``cgroup.subtree_control``, or we may add it — moving this
+  process into a leaf of its own group first when it is alone there, see
+  :func:`~claude_pm.process.cgroupfs.plan_v2`): one group holds memory
+  (``memory.max``, ``memory.peak``, ``memory.events``), tasks (``pids.max``),
+  freezing (``cgroup.freeze``) and killing (``cgroup.kill``).
 * cgroup v1: separate ``memory``, ``pids`` and ``freezer`` hierarchies, each
   used when our group's directory in it is writable.
 
 The child enters its groups before it runs any of its own code (see
 ``spawn.py``), so every descendant is born inside them and ``cgroup.procs``
-lists it even after it left the session with ``setsid``.
+lists it even after it left the session with ``setsid``. A run's groups get
+a memory limit when one is asked for and a task limit (``pids.max``) when the
+spec sets one (:data:`~claude_pm.process.types.DEFAULT_PIDS_LIMIT` by default).
 """
 
 from __future__ import annotations
@@ -26,15 +31,27 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
+
+from claude_pm.process.cgroupfs import (
+    LEAF_NAME,
+    Mount,
+    V2Outcome,
+    mounts,
+    own_paths,
+    resolve,
+    setup_v2,
+)
+from claude_pm.process.identity import start_ticks
 
 log = logging.getLogger(__name__)
 
 GROUP_PREFIX = "claude-pm-"
-_GROUP_NAME = re.compile(r"^claude-pm-(\d+)-(\d+)$")
+#: ``claude-pm-<pid>-<start ticks>-<n>``; older releases wrote ``claude-pm-<pid>-<n>``.
+_GROUP_NAME = re.compile(r"^claude-pm-(\d+)-(?:(\d+)-)?(\d+)$")
 _V1_CONTROLLERS = ("memory", "pids", "freezer")
 _sequence = count(1)
 
@@ -43,104 +60,64 @@ _sequence = count(1)
 class CgroupSupport:
     """Where this process may create run groups: one directory per usable controller.
 
-    ``v2_dir`` is set when a v2 group with memory can be made; otherwise
-    ``v1_dirs`` maps ``memory`` / ``pids`` / ``freezer`` to our own writable group.
+    ``v2_dir`` is set when a v2 group with memory can be made (``v2_controllers``
+    says which controllers its children get); otherwise ``v1_dirs`` maps
+    ``memory`` / ``pids`` / ``freezer`` to our own writable group. ``v2_note``
+    says how v2 was set up, or why it is not used.
     """
 
     v2_dir: Path | None
     v1_dirs: dict[str, Path]
+    v2_note: str = ""
+    v2_controllers: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def any(self) -> bool:
         return self.v2_dir is not None or bool(self.v1_dirs)
 
-
-def _unescape(field: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def _mounts() -> list[tuple[str, str, str, set[str]]]:
-    """(fstype, mount root, mount point, super options) for each cgroup mount."""
-    mounts = []
-    try:
-        text = Path("/proc/self/mountinfo").read_text()
-    except OSError:
-        return []
-    for line in text.splitlines():
-        left, _, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if len(fields) < 5 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
-            continue
-        mounts.append(
-            (tail[0], _unescape(fields[3]), _unescape(fields[4]), set(tail[2].split(",")))
-        )
-    return mounts
+    @property
+    def pids_limit_possible(self) -> bool:
+        """Whether run groups can get a task limit (``pids.max``)."""
+        if self.v2_dir is not None:
+            return "pids" in self.v2_controllers
+        return "pids" in self.v1_dirs
 
 
-def _own_paths() -> dict[str, str]:
-    """Our group path per v1 controller, and under ``""`` the v2 path."""
-    paths: dict[str, str] = {}
-    try:
-        text = Path("/proc/self/cgroup").read_text()
-    except OSError:
-        return paths
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        for controller in parts[1].split(",") if parts[1] else [""]:
-            paths[controller] = parts[2]
-    return paths
-
-
-def _resolve(mount_root: str, mount_point: str, group: str) -> Path | None:
-    if mount_root != "/" and not (group == mount_root or group.startswith(mount_root + "/")):
-        return None
-    rel = group[len(mount_root) :] if mount_root != "/" else group
-    return Path(mount_point + rel.rstrip("/")) if rel.strip("/") else Path(mount_point)
-
-
-def _v2_candidate(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]) -> Path | None:
+def _v2_outcome(mounts: list[Mount], own: dict[str, str]) -> V2Outcome | None:
     if "" not in own:
         return None
+    outcome = None
     for fstype, root, point, _opts in mounts:
         if fstype != "cgroup2":
             continue
-        path = _resolve(root, point, own[""])
-        if path is None or not os.access(path, os.W_OK):
+        path = resolve(root, point, own[""])
+        if path is None:
             continue
-        try:
-            controllers = (path / "cgroup.controllers").read_text().split()
-            enabled = (path / "cgroup.subtree_control").read_text().split()
-        except OSError:
-            continue
-        if "memory" not in controllers:
-            continue
-        if "memory" not in enabled:
-            try:
-                (path / "cgroup.subtree_control").write_text("+memory")
-            except OSError:
-                continue
-        return path
-    return None
+        outcome = setup_v2(Path(point), path)
+        if outcome.run_parent is not None:
+            return outcome
+    return outcome
 
 
 def _detect() -> CgroupSupport:
-    mounts, own = _mounts(), _own_paths()
-    v2 = _v2_candidate(mounts, own)
-    if v2 is not None:
-        return CgroupSupport(v2_dir=v2, v1_dirs={})
+    found, own = mounts(), own_paths()
+    v2 = _v2_outcome(found, own)
+    if v2 is not None and v2.run_parent is not None:
+        return CgroupSupport(
+            v2_dir=v2.run_parent, v1_dirs={}, v2_note=v2.reason, v2_controllers=v2.controllers
+        )
     v1: dict[str, Path] = {}
     for controller in _V1_CONTROLLERS:
         if controller not in own:
             continue
-        for fstype, root, point, opts in mounts:
+        for fstype, root, point, opts in found:
             if fstype == "cgroup" and controller in opts:
-                path = _resolve(root, point, own[controller])
+                path = resolve(root, point, own[controller])
                 if path is not None and os.access(path, os.W_OK):
                     v1[controller] = path
                     break
-    return CgroupSupport(v2_dir=None, v1_dirs=v1)
+    note = v2.reason if v2 is not None else "no cgroup v2 hierarchy with our group in it"
+    return CgroupSupport(v2_dir=None, v1_dirs=v1, v2_note=note)
 
 
 _support: CgroupSupport | None = None
@@ -191,7 +168,10 @@ def _procs(directory: Path) -> set[int]:
         return set()
 
 
-def _owner_alive(pid: int) -> bool:
+def _owner_alive(pid: int, start: int | None) -> bool:
+    """Whether the group's owner still runs (the same process, when its start is known)."""
+    if start is not None:
+        return start_ticks(pid, zombie_ok=False) == start
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -199,6 +179,23 @@ def _owner_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _my_start() -> int:
+    return start_ticks(os.getpid()) or 0
+
+
+def group_name() -> str:
+    """A fresh run group name owned by this process."""
+    return f"{GROUP_PREFIX}{os.getpid()}-{_my_start()}-{next(_sequence)}"
+
+
+def group_owner(name: str) -> tuple[int, int | None] | None:
+    """(pid, start ticks or None for an older name) of a run group's owner; None if not one."""
+    match = _GROUP_NAME.match(name)
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)) if match.group(2) else None
 
 
 def _rmdir_when_empty(directory: Path, deadline_s: float) -> bool:
@@ -221,8 +218,9 @@ def _rmdir_when_empty(directory: Path, deadline_s: float) -> bool:
 def remove_stale_groups(support: CgroupSupport) -> int:
     """Remove run groups whose owning orchestrator is dead; kill what is still inside them.
 
-    Only groups named ``claude-pm-<pid>-<n>`` directly under our own group
-    are considered, and only when ``<pid>`` is not a live process.
+    Only groups named like ours directly under our own group are considered,
+    and only when their owner (pid and start time) is not a live process.
+    Empty ``claude-pm-orchestrator-<pid>`` leaves of dead orchestrators go too.
     """
     parents = [support.v2_dir] if support.v2_dir else list(support.v1_dirs.values())
     removed = 0
@@ -234,16 +232,24 @@ def remove_stale_groups(support: CgroupSupport) -> int:
         except OSError:
             continue
         for entry in entries:
-            match = _GROUP_NAME.match(entry.name)
-            if not match or not entry.is_dir():
+            leaf = LEAF_NAME.match(entry.name)
+            if (
+                leaf
+                and int(leaf.group(1)) != os.getpid()
+                and not _owner_alive(int(leaf.group(1)), None)
+            ):
+                with contextlib.suppress(OSError):
+                    entry.rmdir()  # only when empty: what lives there is not a run's
                 continue
-            owner = int(match.group(1))
-            if owner == os.getpid() or _owner_alive(owner):
+            owner = group_owner(entry.name)
+            if owner is None or not entry.is_dir() or _owner_alive(*owner):
+                continue
+            if owner[0] == os.getpid() and owner[1] is None:
                 continue
             left = _procs(entry)
             if left:
                 log.warning(
-                    "killing %d processes left in %s by dead pid %d", len(left), entry, owner
+                    "killing %d processes left in %s by dead pid %d", len(left), entry, owner[0]
                 )
             # A group that looks empty but will not go holds processes we cannot see
             # (another pid namespace): leave it after a short try.
@@ -260,11 +266,18 @@ class RunGroups:
         self.dirs = dirs
         self.v2 = v2
         self.limit_set = limit_set
+        self.pids_limit: int | None = None
 
     @classmethod
-    def create(cls, support: CgroupSupport, *, memory_limit_bytes: int | None) -> RunGroups | None:
+    def create(
+        cls,
+        support: CgroupSupport,
+        *,
+        memory_limit_bytes: int | None,
+        pids_limit: int | None = None,
+    ) -> RunGroups | None:
         """Make this run's groups; ``None`` when no controller could be used."""
-        name = f"{GROUP_PREFIX}{os.getpid()}-{next(_sequence)}"
+        name = group_name()
         if support.v2_dir is not None:
             directory = support.v2_dir / name
             try:
@@ -272,12 +285,16 @@ class RunGroups:
             except OSError as e:
                 log.warning("cannot create cgroup %s: %s", directory, e)
                 return None
-            limit_set = False
+            groups = cls(name, {"unified": directory}, v2=True, limit_set=False)
             if memory_limit_bytes is not None:
-                limit_set = _write(directory / "memory.max", str(memory_limit_bytes))
+                groups.limit_set = _write(directory / "memory.max", str(memory_limit_bytes))
                 _write(directory / "memory.swap.max", "0")
                 _write(directory / "memory.oom.group", "1")
-            return cls(name, {"unified": directory}, v2=True, limit_set=limit_set)
+            if pids_limit is not None and "pids" in support.v2_controllers:
+                groups.pids_limit = (
+                    pids_limit if _write(directory / "pids.max", str(pids_limit)) else None
+                )
+            return groups
         dirs: dict[str, Path] = {}
         for controller, parent in support.v1_dirs.items():
             with contextlib.suppress(OSError):
@@ -285,14 +302,31 @@ class RunGroups:
                 dirs[controller] = parent / name
         if not dirs:
             return None
-        limit_set = False
+        groups = cls(name, dirs, v2=False, limit_set=False)
         memory = dirs.get("memory")
         if memory is not None and memory_limit_bytes is not None:
             _write(memory / "memory.swappiness", "0")
-            limit_set = _write(memory / "memory.limit_in_bytes", str(memory_limit_bytes))
-            if limit_set:
+            groups.limit_set = _write(memory / "memory.limit_in_bytes", str(memory_limit_bytes))
+            if groups.limit_set:
                 _write(memory / "memory.memsw.limit_in_bytes", str(memory_limit_bytes))
-        return cls(name, dirs, v2=False, limit_set=limit_set)
+        pids = dirs.get("pids")
+        if pids is not None and pids_limit is not None:
+            groups.pids_limit = pids_limit if _write(pids / "pids.max", str(pids_limit)) else None
+        return groups
+
+    @classmethod
+    def from_dirs(cls, dirs: Mapping[str, str | Path]) -> RunGroups:
+        """The groups of a run recorded elsewhere (``{controller: directory}``), to kill them."""
+        paths = {controller: Path(d) for controller, d in dirs.items()}
+        name = next(iter(paths.values())).name if paths else ""
+        return cls(name, paths, v2="unified" in paths, limit_set=False)
+
+    def pids_refused(self) -> int:
+        """How many forks the task limit refused (``pids.events`` ``max``)."""
+        directory = self.dirs.get("unified") if self.v2 else self.dirs.get("pids")
+        if directory is None:
+            return 0
+        return _read_key(directory / "pids.events", "max") or 0
 
     @property
     def procs_files(self) -> list[str]:
@@ -310,12 +344,14 @@ class RunGroups:
                 return _procs(self.dirs[controller])
         return set()
 
-    def _memory_dir(self) -> Path | None:
+    @property
+    def memory_dir(self) -> Path | None:
+        """The group that counts the tree's memory, if the run has one."""
         return self.dirs.get("unified") if self.v2 else self.dirs.get("memory")
 
     def peak_bytes(self) -> int | None:
         """The group's peak memory charge (includes page cache on v1)."""
-        directory = self._memory_dir()
+        directory = self.memory_dir
         if directory is None:
             return None
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
@@ -323,7 +359,7 @@ class RunGroups:
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed for this group's memory limit."""
-        directory = self._memory_dir()
+        directory = self.memory_dir
         if directory is None:
             return 0
         if self.v2:

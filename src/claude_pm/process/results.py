@@ -59,6 +59,7 @@ def finished_result(
     cpu_time_s: float,
     peak_sources: Mapping[str, int],
     enforcement: Enforcement,
+    peak_bytes: int | None = None,
     events: Sequence[ProcessEvent],
     samples: Sequence[MemorySample],
     sandbox: SandboxKind = SandboxKind.NONE,
@@ -66,6 +67,8 @@ def finished_result(
     """The result of a run that started: status from our reason to stop it, else the exit.
 
     ``wait_status`` of ``None`` means another waiter took the exit status.
+    ``peak_bytes`` is the kernel's figure where it counted the tree; without
+    it the peak is the largest of ``peak_sources``.
     """
     exit_code = sig = None
     error = None
@@ -91,8 +94,15 @@ def finished_result(
         pid=pid,
         wall_time_s=wall_time_s,
         cpu_time_s=cpu_time_s,
-        peak_rss_bytes=max(peak_sources.values(), default=0),
+        peak_rss_bytes=(
+            peak_bytes if peak_bytes is not None else max(peak_sources.values(), default=0)
+        ),
         peak_rss_sources=dict(peak_sources),
+        peak_rss_source=(
+            "cgroup_peak"
+            if peak_bytes is not None
+            else max(peak_sources, key=lambda k: peak_sources[k], default="samples")
+        ),
         enforcement=enforcement,
         stdout_tail=stdout_tail,
         stderr_tail=stderr_tail,

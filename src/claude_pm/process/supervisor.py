@@ -3,18 +3,33 @@
 The life of a run:
 
 1. Pick the strongest memory enforcement present (cgroup v2, cgroup v1, opt-in
-   RLIMIT_AS, else sampling) and make the run's groups (``cgroups.py``).
+   RLIMIT_AS, else sampling) and make the run's groups (``cgroups.py``), with
+   the spec's task limit where a pids controller is offered.
 2. Start the child in a new session, output straight into the log files,
-   inside its groups before its own code runs (``spawn.py``).
+   inside its groups before its own code runs (``spawn.py``), and announce
+   what identifies the tree (a transient ``tree_started`` event carrying a
+   :class:`~claude_pm.process.reclaim.TreeIdentity`): if this process dies
+   without its ``finally``, a later one can find and kill the tree
+   (``reclaim.py``).
 3. Until the child exits: sample the tree's RSS every
-   ``sample_interval_s``, emit warning/critical events once each, kill the
+   ``sample_interval_s`` (dropping the logs' cached pages from the run's
+   memory group first), emit warning/critical events once each, kill the
    tree at the hard limit or on a kernel OOM kill, and stop it on timeout or
    cancellation (TERM to every member, ``kill_grace_s``, then freeze + KILL).
 4. When the child itself has exited (its exit, not the end of its output),
    whatever is left of its tree gets TERM, the grace, then KILL: a
    background grandchild never outlives the run (event ``tree_killed``).
-5. Reap, read peaks, remove the groups. Every exit path, exceptions and
+5. Reap, read peaks, say whether the task limit refused forks
+   (``pids_limit``) or the run directory's filesystem is full
+   (``disk_full``), remove the groups. Every exit path, exceptions and
    signals included, goes through 4 and 5 (``lifecycle.py``).
+
+The peak memory reported is the kernel's own counter of the run's memory
+group where the kernel enforces the limit (it counts shared pages once, and
+includes the page cache the tree's writes brought in); elsewhere the largest
+of the samples (the sum of the members' RSS, which counts shared pages once
+per process) and ``wait4``'s ``ru_maxrss``. ``peak_rss_sources`` keeps every
+figure.
 
 Before its first run, the supervisor makes this process non-dumpable, and a
 spec that asks for a sandbox runs under bubblewrap where the machine has it
@@ -40,14 +55,17 @@ from claude_pm.errors import SpawnFailed
 from claude_pm.process import lifecycle
 from claude_pm.process.cgroups import CgroupSupport, RunGroups, cgroup_support
 from claude_pm.process.child import MainChild
+from claude_pm.process.identity import process_identity
 from claude_pm.process.killing import TreeKiller
 from claude_pm.process.memory import MB, SampleLog, thresholds, tree_rss_bytes
-from claude_pm.process.output import open_logs
+from claude_pm.process.output import LogCache, free_bytes, open_logs
+from claude_pm.process.reclaim import TreeIdentity
 from claude_pm.process.results import finished_result, spawn_error_result
 from claude_pm.process.sandbox import protect_orchestrator, sandbox_env, sandbox_support, wrap_argv
 from claude_pm.process.spawn import spawn
 from claude_pm.process.tree import TOKEN_VARIABLE, TreeTracker
 from claude_pm.process.types import (
+    TRANSIENT_EVENTS,
     Enforcement,
     EventKind,
     MemorySample,
@@ -61,6 +79,8 @@ from claude_pm.process.types import (
 log = logging.getLogger(__name__)
 
 _POLL_CAP_S = 0.1
+#: Below this much free space on the run directory's filesystem, a run reports ``disk_full``.
+DISK_FULL_BYTES = 64 * 1024
 
 
 EventCallback = Callable[[ProcessEvent], None]
@@ -156,6 +176,7 @@ class _Run:
         self.sandbox = SandboxKind.NONE
         self.tree_done = False
         self.stdin_thread: threading.Thread | None = None
+        self.log_cache: LogCache | None = None
         self.owner_thread = threading.get_ident()
 
     # -- events ---------------------------------------------------------------
@@ -164,7 +185,7 @@ class _Run:
         self, kind: EventKind, message: str, *, level: int = logging.INFO, **data: Any
     ) -> None:
         event = ProcessEvent(kind, time.monotonic() - self.t0, message, data)
-        if kind is not EventKind.SAMPLE:
+        if kind not in TRANSIENT_EVENTS:
             self.events.append(event)
             log.log(level, "pid %s: %s", self.child.pid if self.child else None, message)
         if self.on_event is not None:
@@ -209,7 +230,9 @@ class _Run:
             support = cgroup_support() if spec.use_cgroups else CgroupSupport(None, {})
             if support.any:
                 kernel_limit = limit_bytes if memory.kernel_enforcement else None
-                self.groups = RunGroups.create(support, memory_limit_bytes=kernel_limit)
+                self.groups = RunGroups.create(
+                    support, memory_limit_bytes=kernel_limit, pids_limit=spec.pids_limit
+                )
             rlimit = None
             if limit_bytes is None:
                 self.enforcement = Enforcement.NONE
@@ -251,14 +274,28 @@ class _Run:
         tracking = (
             tracking_groups.controllers if tracking_groups else ["process_group", "proc_walk"]
         )
+        pids_limit = tracking_groups.pids_limit if tracking_groups else None
         self.emit(
             EventKind.ENFORCEMENT,
-            f"memory enforcement: {self.enforcement}; tree tracking: {', '.join(tracking)}",
+            f"memory enforcement: {self.enforcement}; tree tracking: {', '.join(tracking)}"
+            + (f"; task limit {pids_limit}" if pids_limit else ""),
             enforcement=str(self.enforcement),
             tracking=tracking,
             hard_limit_bytes=limit_bytes,
+            pids_limit=pids_limit,
             notes=list(started.notes),
         )
+        identity = TreeIdentity(
+            supervisor=_my_identity(),
+            root_pid=child.pid,
+            root_start_ticks=self.tracker.root_start,
+            pgid=child.pid,
+            token=token,
+            cgroup_dirs={c: str(d) for c, d in (self.groups.dirs if self.groups else {}).items()},
+        )
+        self.emit(EventKind.TREE_STARTED, "tree started", tree=identity.to_dict())
+        if tracking_groups is not None and tracking_groups.memory_dir is not None:
+            self.log_cache = LogCache(spec.run_dir)
         if spec.stdin_data is not None and child.proc.stdin is not None:
             self.stdin_thread = threading.Thread(
                 target=_feed_stdin, args=(child.proc.stdin, spec.stdin_data), daemon=True
@@ -341,9 +378,39 @@ class _Run:
             )
             self.reason = ProcessStatus.MEMORY_EXCEEDED
         self._end_tree()
+        self._report_limits()
+
+    def _report_limits(self) -> None:
+        """After the tree is gone: forks the task limit refused, a full run directory."""
+        refused = self.groups.pids_refused() if self.groups is not None else 0
+        if refused:
+            self.emit(
+                EventKind.PIDS_LIMIT,
+                f"the task limit ({self.groups.pids_limit if self.groups else '?'}) refused "
+                f"{refused} forks",
+                level=logging.WARNING,
+                refused=refused,
+                pids_limit=self.groups.pids_limit if self.groups else None,
+            )
+        self._report_disk()
+
+    def _report_disk(self) -> None:
+        """A ``disk_full`` event when the run directory's filesystem has (almost) no room left."""
+        free = free_bytes(self.spec.run_dir)
+        if free is not None and free < DISK_FULL_BYTES:
+            self.emit(
+                EventKind.DISK_FULL,
+                f"the filesystem of {self.spec.run_dir} is full ({free / MB:.1f} MB free): "
+                "the logs may be cut short; free some space",
+                level=logging.WARNING,
+                path=str(self.spec.run_dir),
+                free_bytes=free,
+            )
 
     def _sample(self) -> None:
         assert self.tracker is not None
+        if self.log_cache is not None:
+            self.log_cache.drop()
         members = self.tracker.members()
         rss, count = tree_rss_bytes(members)
         self.samples.add(MemorySample(time.monotonic() - self.t0, rss, count))
@@ -420,6 +487,8 @@ class _Run:
                 self.stdin_thread.join(timeout=1.0)
             if self.child is not None:
                 self.child.close()
+            if self.log_cache is not None:
+                self.log_cache.close()
             if self.groups is not None:
                 stuck = self.groups.remove()
                 if stuck:
@@ -430,6 +499,7 @@ class _Run:
 
     def _spawn_error(self, error: str) -> ProcessResult:
         log.warning("cannot start %s: %s", list(self.spec.argv)[:1], error)
+        self._report_disk()
         return spawn_error_result(
             self.spec,
             error=error,
@@ -446,6 +516,8 @@ class _Run:
         cgroup_peak = self.groups.peak_bytes() if self.groups is not None else None
         if cgroup_peak is not None:
             sources["cgroup_peak"] = cgroup_peak
+        kernel_counted = self.enforcement in (Enforcement.CGROUP_V1, Enforcement.CGROUP_V2)
+        peak = cgroup_peak if kernel_counted and cgroup_peak is not None else None
         return finished_result(
             self.spec,
             pid=child.pid,
@@ -454,11 +526,24 @@ class _Run:
             wall_time_s=(child.ended_at or time.monotonic()) - self.t0,
             cpu_time_s=child.cpu_s + self.cpu_extra_s,
             peak_sources=sources,
+            peak_bytes=peak,
             enforcement=self.enforcement,
             events=self.events,
             samples=self.samples.samples,
             sandbox=self.sandbox,
         )
+
+
+_identity: tuple[int, str] | None = None
+
+
+def _my_identity() -> str:
+    """This process's identity, computed once per process (a fork gets its own)."""
+    global _identity
+    pid = os.getpid()
+    if _identity is None or _identity[0] != pid:
+        _identity = (pid, process_identity(pid))
+    return _identity[1]
 
 
 def _feed_stdin(pipe: BinaryIO, data: bytes) -> None:

@@ -71,7 +71,8 @@ def all_stats() -> dict[int, ProcStat]:
     return stats
 
 
-def _environ_has(pid: int, needle: bytes) -> bool:
+def environ_has(pid: int, needle: bytes) -> bool:
+    """Whether ``needle`` (``NAME=value``) is one of the process's environment entries."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:  # noqa: PTH123 - tiny hot path
             return needle in f.read().split(b"\0")
@@ -149,7 +150,7 @@ class TreeTracker:
                 if (
                     stat.pid not in found
                     and stat.state != "Z"
-                    and _environ_has(stat.pid, self.token)
+                    and environ_has(stat.pid, self.token)
                 ):
                     found[stat.pid] = stat.start_ticks
         for pid, start in found.items():

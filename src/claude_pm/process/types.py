@@ -35,8 +35,25 @@ class EventKind(StrEnum):
     ESCAPED_PROCESSES = "escaped_processes"
     #: Which sandbox the run got, or why it got none.
     SANDBOX = "sandbox"
+    #: Forks refused by the run's task limit (``pids.max``).
+    PIDS_LIMIT = "pids_limit"
+    #: The filesystem of the run directory was full when the run ended: logs may be cut.
+    DISK_FULL = "disk_full"
     #: A memory reading, for progress; never stored in results.
     SAMPLE = "sample"
+    #: The tree started: what identifies it (``data["tree"]``, a
+    #: :class:`~claude_pm.process.reclaim.TreeIdentity` as a dict), for whoever
+    #: records runs so a later process can reclaim the tree if this one dies.
+    #: Never stored in results.
+    TREE_STARTED = "tree_started"
+
+
+#: Event kinds that go to the callback only, never into a result's ``events``.
+TRANSIENT_EVENTS = frozenset({EventKind.SAMPLE, EventKind.TREE_STARTED})
+
+#: Tasks (processes and threads) a run's tree may hold at once where the kernel can
+#: count them (a pids cgroup): enough for a build tool's worker pool, not for a fork bomb.
+DEFAULT_PIDS_LIMIT = 1024
 
 
 class SandboxKind(StrEnum):
@@ -96,6 +113,9 @@ class ProcessSpec:
     kernel groups, so no kernel memory limit): for machines where cgroups
     misbehave, and to test the fallback. ``sandbox`` asks for the tree to run
     in a sandbox (see :mod:`claude_pm.process.sandbox`); None runs it as is.
+    ``pids_limit`` caps the tasks (processes and threads) of the tree where a
+    pids cgroup is available (None: no cap); a fork past it fails with EAGAIN
+    and a ``pids_limit`` event counts the refusals.
     """
 
     argv: Sequence[str]
@@ -109,6 +129,7 @@ class ProcessSpec:
     kill_grace_s: float = 2.0
     use_cgroups: bool = True
     sandbox: SandboxSpec | None = None
+    pids_limit: int | None = DEFAULT_PIDS_LIMIT
 
 
 @dataclass(frozen=True)
@@ -178,6 +199,11 @@ class ProcessResult:
     samples: tuple[MemorySample, ...] = ()
     error: str | None = None
     sandbox: SandboxKind = SandboxKind.NONE
+    #: Which of ``peak_rss_sources`` ``peak_rss_bytes`` is: ``cgroup_peak`` where the
+    #: kernel enforces the limit (the group's own counter: shared pages once, plus the
+    #: page cache the tree's writes brought in and not yet written back), else the
+    #: largest of ``samples`` (summed RSS) and ``wait4_maxrss``.
+    peak_rss_source: str = "samples"
 
     @property
     def ok(self) -> bool:

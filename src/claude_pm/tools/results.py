@@ -113,6 +113,7 @@ def agent_result(
             "peak_rss_mb": peak_mb,
             "peak_rss_bytes": p.peak_rss_bytes,
             "peak_sources_bytes": dict(p.peak_rss_sources),
+            "peak_source": p.peak_rss_source,
             "limit_mb": memory.hard_limit_mb,
             "warning_mb": memory.effective_warning_mb,
             "critical_mb": memory.effective_critical_mb,
