@@ -476,7 +476,9 @@ def test_the_run_timeout_stops_a_session_and_its_report_is_written(
     write_claude_agent(project, "reader")
     wrapper, _ = fake_claude(project, stream=silent, then="deaf")
     handler = handler_for(project, CLAUDE_PM_CLAUDE_PATH=str(wrapper))
-    result = execute(handler, "reader", timeout=2)
+    # Long enough for the backend to be running its session when the timeout strikes,
+    # even on a loaded machine (the interpreter's start alone can take seconds then).
+    result = execute(handler, "reader", timeout=8)
 
     assert result["status"] == "timeout" and result["success"] is False
     report = report_of(result)
