@@ -15,6 +15,7 @@ import pytest
 from llm_support import PID_COMMAND, bash_facts, handler_for, report_of, run_agent, transcript_of
 from llm_support import write_llm_agent as write_agent
 
+from claude_pm.agents.registry import SHIPPED_DIR
 from fakes.messages_api import (
     FakeMessagesAPI,
     Scripted,
@@ -149,13 +150,17 @@ def test_an_agent_without_tools_inherits_edit_and_write_and_stops_at_max_turns(
     assert result["output"].strip() == "Checking."
 
 
-def test_a_401_fails_at_once_with_error_kind_authentication(project: Path) -> None:
-    write_agent(project, "reviewer", "anthropic")
+def test_a_shipped_agent_on_the_configured_backend_fails_at_once_on_a_401(project: Path) -> None:
+    # The shipped agents pin no backend: CLAUDE_PM_BACKEND=anthropic runs them as LLM agents.
     refused = api_error(401, "authentication_error", "invalid x-api-key")
     with FakeMessagesAPI([refused, message(text("never sent"))]) as fake:
-        result = run_agent(handler_for(project, **_env(fake)), "reviewer")
+        handler = handler_for(project, **_env(fake, CLAUDE_PM_BACKEND="anthropic"))
+        result = run_agent(handler, "architecture")
         assert len(fake.requests) == 1
+    body = (SHIPPED_DIR / "architecture.md").read_text().split("---\n", 2)[2].strip()
+    assert fake.requests[0]["system"][0]["text"].startswith(body[:200])
     report = report_of(result)
     assert (report["error_kind"], report["stop_reason"]) == ("authentication", "api_error")
+    assert result["backend"] == "anthropic"
     assert result["success"] is False and result["exit_code"] == 77
     assert "ANTHROPIC_API_KEY" in result["error"]
