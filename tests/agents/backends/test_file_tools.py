@@ -306,6 +306,9 @@ def test_path_rules_allow_and_deny_paths(files: ProjectFiles) -> None:
     with pytest.raises(ToolRefused, match="disallowedTools"):
         confined.read({"file_path": ".env"})
     assert ".env" not in grep_files(confined, {"pattern": "KEY"})
+    only_src = ProjectFiles(files.root, check=grant_tools(("Glob(src/**)",)).check_path)
+    assert glob_files(only_src, {"pattern": "**/*.py", "path": "src"}) == "src/pkg/core.py"
+    assert glob_files(only_src, {"pattern": "*.py"}) == "No files found"
 
 
 def test_the_toolbox_refuses_tools_it_does_not_grant(files: ProjectFiles) -> None:

@@ -27,6 +27,7 @@ Rules in parentheses, as in Claude Code's permission rules
 from __future__ import annotations
 
 import fnmatch
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from claude_pm.agents.backends.tool_specs import MAX_BASH_TIMEOUT_MS, SCHEMAS, d
 from claude_pm.cancel import CancelToken
 from claude_pm.llm.toolbox import ToolProgress, invalid_arguments_outcome, run_concurrently
 from claude_pm.llm.types import ToolCall, ToolOutcome, ToolSpec
+
+log = logging.getLogger(__name__)
 
 #: Every tool of this backend, in the order the model is shown them.
 TOOLS = ("Read", "Glob", "Grep", "Write", "Edit", "Bash")
@@ -160,7 +163,7 @@ def grant_tools(tools: Sequence[str] | None, disallowed: Any = None) -> ToolGran
     """The grant for a definition's ``tools`` and ``disallowedTools`` (see the module docstring)."""
     offered: dict[str, None] = dict.fromkeys(ALWAYS)
     allow: dict[str, list[str]] = {}
-    unrestricted: set[str] = set(ALWAYS)
+    unrestricted: set[str] = set()
     unsupported: list[str] = []
     if tools is None:
         offered.update(dict.fromkeys(TOOLS))
@@ -177,6 +180,8 @@ def grant_tools(tools: Sequence[str] | None, disallowed: Any = None) -> ToolGran
                 unrestricted.add(tool)
             else:
                 allow.setdefault(tool, []).append(rule)
+    # Read, Glob and Grep come anyway: unrestricted, unless the tools give only rules for one.
+    unrestricted.update(t for t in ALWAYS if t not in allow)
     deny: dict[str, list[str]] = {}
     removed: set[str] = set()
     for entry in split_names(disallowed):
@@ -340,6 +345,9 @@ class AgentToolbox:
             return ToolOutcome(f"Error: {e}", is_error=True)
         except OSError as e:
             return ToolOutcome(f"Error: {call.name} failed: {e.strerror or e}", is_error=True)
+        except Exception as e:  # a tool call never raises into the loop
+            log.exception("tool %s failed", call.name)
+            return ToolOutcome(f"Error: {call.name} failed: {type(e).__name__}: {e}", is_error=True)
 
     def _not_offered(self, name: str) -> str:
         available = ", ".join(self._handlers)

@@ -65,7 +65,7 @@ GREP_LINE_CHARS = 500
 def glob_files(files: ProjectFiles, args: Mapping[str, Any]) -> str:
     """The Glob tool: paths matching ``pattern`` below ``path``, newest first."""
     pattern = str_arg(args, "pattern") or ""
-    base = files.folder(str_arg(args, "path", required=False), tool="Glob")
+    base = files.folder(str_arg(args, "path", required=False))
     if Path(pattern).is_absolute():
         where = Path(os.path.normpath(pattern))
         if not where.is_relative_to(base):
@@ -150,7 +150,7 @@ class _Grep:
             raise ToolRefused(f"type must be one of {', '.join(sorted(FILE_TYPES))}.")
         self.suffixes = FILE_TYPES[kind] if kind else None
         where = str_arg(args, "path", required=False)
-        self.target = files.locate(where, tool="Grep") if where else files.root
+        self.target = files.locate(where, tool=None) if where else files.root
         self.skipped_large = 0
         self.cut = False
 

@@ -182,8 +182,11 @@ class ProjectFiles:
 
     # -- paths ----------------------------------------------------------------------------
 
-    def locate(self, text: str, *, tool: str) -> Path:
+    def locate(self, text: str, *, tool: str | None) -> Path:
         """The real path ``text`` names, which must lie inside the project root.
+
+        ``tool`` names the tool whose rules the path must pass (None: a search's
+        starting point, whose files are checked one by one).
 
         Raises:
             ToolRefused: the path leaves the project (through ``..``, an absolute
@@ -205,7 +208,7 @@ class ProjectFiles:
                 f"{text!r} is outside the project; only files inside {str(self.root)!r} can "
                 "be used (give a path relative to it, or an absolute path inside it)."
             )
-        why = self.denied(tool, self.relative(resolved))
+        why = None if tool is None else self.denied(tool, self.relative(resolved))
         if why is not None:
             raise ToolRefused(why)
         return resolved
@@ -227,11 +230,11 @@ class ProjectFiles:
         """Why ``tool`` may not use the project-relative path ``rel``, or None."""
         return None if self._check is None else self._check(tool, rel)
 
-    def folder(self, text: str | None, *, tool: str) -> Path:
+    def folder(self, text: str | None) -> Path:
         """The folder a search starts from: ``text`` located, or the root when None."""
         if not text:
             return self.root
-        base = self.locate(text, tool=tool)
+        base = self.locate(text, tool=None)
         if not base.is_dir():
             raise ToolRefused(f"path {text!r} is not a folder.")
         return base
