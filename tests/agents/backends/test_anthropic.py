@@ -164,3 +164,18 @@ def test_a_shipped_agent_on_the_configured_backend_fails_at_once_on_a_401(projec
     assert result["backend"] == "anthropic"
     assert result["success"] is False and result["exit_code"] == 77
     assert "ANTHROPIC_API_KEY" in result["error"]
+
+
+def test_the_dollar_budget_stops_the_loop_before_the_tools_run(project: Path) -> None:
+    (project / "app.py").write_text(APP)
+    write_agent(project, "fixer", "anthropic", model="sonnet")
+    edit = tool_use("Edit", {"file_path": "app.py", "old_string": "a - b", "new_string": "a + b"})
+    with FakeMessagesAPI([message(edit), message(text("never sent"))]) as fake:
+        env = _env(fake, CLAUDE_PM_RUN_BUDGET_USD="0.0001")
+        result = run_agent(handler_for(project, **env), "fixer")
+        assert len(fake.requests) == 1
+    # 100 input and 20 output tokens at claude-sonnet-5-5's $2 and $10 per million.
+    assert result["cost_usd"] == pytest.approx(0.0004)
+    assert (result["stop_reason"], result["exit_code"]) == ("budget_usd", 3)
+    assert "dollar budget spent" in result["error"]
+    assert (project / "app.py").read_text() == APP

@@ -17,10 +17,12 @@ from llm_support import write_llm_agent as write_agent
 from fakes.openai_api import (
     FakeChatCompletionsAPI,
     Scripted,
+    api_error,
     completion,
     function_call,
     never_answers,
     overloaded,
+    rate_limited,
     tool_messages,
 )
 
@@ -60,7 +62,8 @@ def test_an_agent_on_a_local_server_edits_what_it_may_and_nothing_outside(
         facts.update(bash_facts(tool_messages(body)["bash"]))
         return completion("Fixed add.\nTODO: app.py: add a test for add")
 
-    with FakeChatCompletionsAPI([overloaded(), completion(None, *calls), report]) as fake:
+    script = [rate_limited(), overloaded(), completion(None, *calls), report]
+    with FakeChatCompletionsAPI(script) as fake:
         result = run_agent(handler_for(project, **_env(fake)), "fixer")
 
     assert result["success"], result
@@ -71,8 +74,10 @@ def test_an_agent_on_a_local_server_edits_what_it_may_and_nothing_outside(
     )
     assert result["cost_usd"] is None  # a local model has no price unless the agent gives one
     assert result["usage"]["input_tokens"] == 200 and result["tickets_created_count"] == 1
-    assert [e["kind"] for e in report_of(result)["rate_limits"]] == ["overloaded"]
-    request = fake.requests[1]
+    limits = report_of(result)["rate_limits"]
+    assert [e["kind"] for e in limits] == ["rate_limited", "overloaded"]
+    assert limits[0]["retry_after_s"] == pytest.approx(0.005)
+    request = fake.requests[2]
     assert request["model"] == "local-coder"  # "sonnet" is a Claude alias: the setting wins
     assert request["messages"][0]["role"] == "system"
     assert [t["function"]["name"] for t in request["tools"]] == [
@@ -82,9 +87,9 @@ def test_an_agent_on_a_local_server_edits_what_it_may_and_nothing_outside(
         "Edit",
         "Bash",
     ]
-    assert fake.headers[1]["authorization"] == "Bearer no-key"
+    assert fake.headers[2]["authorization"] == "Bearer no-key"
 
-    answers = tool_messages(fake.requests[2])
+    answers = tool_messages(fake.requests[3])
     assert answers["fix"].startswith("edited app.py: 1 replacement(s)")
     assert (project / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
     for refused in ("absolute", "link", "dotdot", "write"):
@@ -143,6 +148,18 @@ def test_a_missing_model_or_endpoint_stops_the_run_before_any_request(
     assert result["exit_code"] == 78 and result["stop_reason"] == "configuration_error"
     assert says in result["error"]
     assert "no model to ask for" in result["error"] or "no endpoint" in result["error"]
+
+
+def test_a_401_fails_at_once_with_error_kind_authentication(project: Path) -> None:
+    write_agent(project, "fixer", "openai")
+    refused = api_error(401, "invalid_request_error", "Incorrect API key provided.")
+    with FakeChatCompletionsAPI([refused, completion("never sent")]) as fake:
+        env = _env(fake, OPENAI_API_KEY="sk-wrong")
+        result = run_agent(handler_for(project, **env), "fixer")
+        assert len(fake.requests) == 1
+        assert fake.headers[0]["authorization"] == "Bearer sk-wrong"
+    assert report_of(result)["error_kind"] == "authentication" and result["exit_code"] == 77
+    assert "OPENAI_API_KEY" in result["error"]
 
 
 def test_overloaded_until_the_retries_run_out_is_reported_as_overloaded(project: Path) -> None:
