@@ -22,6 +22,9 @@ Rules in parentheses, as in Claude Code's permission rules
     depth, as in ``.gitignore``): in ``tools`` the tool may only touch
     matching paths, in ``disallowedTools`` it may not touch them. Glob and
     Grep leave out files the rules deny them, and Grep files denied to Read.
+    Command rules match the command's text, as Claude Code's do: they guard
+    against mistakes, they are not a sandbox (``env rm`` is not ``rm``); the
+    project confinement and the run's sandbox are.
 """
 
 from __future__ import annotations
@@ -151,7 +154,10 @@ class ToolGrant:
                 return f"this agent may run only {allowed}, not {line!r}."
         if rules.deny:
             if unchecked:
-                return "command substitution cannot be checked against disallowedTools; spell out."
+                return (
+                    "this command substitutes another ($(...) or backticks), which cannot be "
+                    "checked against the agent's disallowedTools; run the commands one by one."
+                )
             for part in parts:
                 for rule in rules.deny:
                     if _command_matches(rule, part):

@@ -249,6 +249,7 @@ class _AgentRun:
 
             traceback.print_exc(file=sys.stderr)
             self._write_report(
+                result=self.result,
                 stop_reason="internal_error",
                 error=f"the {self.provider.name} backend failed: {type(e).__name__}: {e}",
             )
