@@ -13,11 +13,7 @@ import pytest
 from claude_pm.agents.backends.agent_tools import AgentToolbox, BashTool, grant_tools, parse_entry
 from claude_pm.agents.backends.file_search import glob_files, grep_files
 from claude_pm.agents.backends.file_tools import ProjectFiles, ToolLimits, ToolRefused, glob_regex
-from claude_pm.agents.backends.llm_agent import (
-    CONTEXT_MAX_CHARS,
-    _bash_environment,
-    render_context,
-)
+from claude_pm.agents.backends.llm_agent import _bash_environment
 from claude_pm.agents.backends.llm_options import (
     ANTHROPIC_OPTIONS,
     OPENAI_OPTIONS,
@@ -25,6 +21,7 @@ from claude_pm.agents.backends.llm_options import (
     check_options,
     openai_model,
 )
+from claude_pm.agents.backends.llm_prompt import CONTEXT_MAX_CHARS, render_context
 from claude_pm.agents.backends.rate_limits import RateLimitLog, reset_at
 from claude_pm.agents.backends.tool_specs import SCHEMAS
 from claude_pm.llm.types import ToolCall
