@@ -86,8 +86,9 @@ def test_an_agent_reads_searches_runs_bash_in_its_tree_is_confined_and_files_tic
     assert "BUG: app.py:2" in result["output"]
     assert result["tickets_created_count"] == 2
     # The 429 and the 529 were retried by the SDK, and both are on record.
-    assert [e["kind"] for e in report_of(result)["rate_limits"]] == ["rate_limited", "overloaded"]
-    assert report_of(result)["rate_limits"][0]["retry_after_s"] == pytest.approx(0.005)
+    assert [e["kind"] for e in result["rate_limits"]] == ["rate_limited", "overloaded"]
+    assert result["rate_limits"][0]["retry_after_s"] == pytest.approx(0.005)
+    assert report_of(result)["rate_limits"] == result["rate_limits"]
 
     first = fake.requests[2]
     assert first["model"] == "claude-sonnet-5-5"
@@ -159,8 +160,7 @@ def test_a_shipped_agent_on_the_configured_backend_fails_at_once_on_a_401(projec
         assert len(fake.requests) == 1
     body = (SHIPPED_DIR / "architecture.md").read_text().split("---\n", 2)[2].strip()
     assert fake.requests[0]["system"][0]["text"].startswith(body[:200])
-    report = report_of(result)
-    assert (report["error_kind"], report["stop_reason"]) == ("authentication", "api_error")
+    assert (result["error_kind"], result["stop_reason"]) == ("authentication", "api_error")
     assert result["backend"] == "anthropic"
     assert result["success"] is False and result["exit_code"] == 77
     assert "ANTHROPIC_API_KEY" in result["error"]

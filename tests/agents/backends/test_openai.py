@@ -74,7 +74,7 @@ def test_an_agent_on_a_local_server_edits_what_it_may_and_nothing_outside(
     )
     assert result["cost_usd"] is None  # a local model has no price unless the agent gives one
     assert result["usage"]["input_tokens"] == 200 and result["tickets_created_count"] == 1
-    limits = report_of(result)["rate_limits"]
+    limits = result["rate_limits"]
     assert [e["kind"] for e in limits] == ["rate_limited", "overloaded"]
     assert limits[0]["retry_after_s"] == pytest.approx(0.005)
     request = fake.requests[2]
@@ -158,7 +158,7 @@ def test_a_401_fails_at_once_with_error_kind_authentication(project: Path) -> No
         result = run_agent(handler_for(project, **env), "fixer")
         assert len(fake.requests) == 1
         assert fake.headers[0]["authorization"] == "Bearer sk-wrong"
-    assert report_of(result)["error_kind"] == "authentication" and result["exit_code"] == 77
+    assert result["error_kind"] == "authentication" and result["exit_code"] == 77
     assert "OPENAI_API_KEY" in result["error"]
 
 
