@@ -213,7 +213,12 @@ def test_unknown_agent_lists_the_valid_ones(project, write_agent):
 
 
 def test_agent_without_a_usable_backend_says_so(project, write_agent):
-    write_agent("future", "print('x')", backend="anthropic")
+    from claude_pm.agents.backends import BACKENDS, unavailable_reason
+
+    planned = [name for name in BACKENDS if unavailable_reason(name) is not None]
+    if not planned:
+        pytest.skip("every backend runs in this version")
+    write_agent("future", "print('x')", backend=planned[0], backend_options={})
     result = run(handler_for(project), "future")
     assert result["error_type"] == "BackendUnavailable"
     assert "not available" in result["error"]

@@ -108,6 +108,14 @@ def overloaded(retry_after_ms: int = 5) -> Scripted:
     return api_error(529, "overloaded_error", "Overloaded", {"retry-after-ms": str(retry_after_ms)})
 
 
+def tool_results(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ``tool_result`` blocks of a recorded request's last message, by ``tool_use_id``."""
+    content = body["messages"][-1]["content"]
+    if isinstance(content, str):
+        return {}
+    return {b["tool_use_id"]: b for b in content if b.get("type") == "tool_result"}
+
+
 Responder = Callable[[dict[str, Any]], Scripted]
 
 

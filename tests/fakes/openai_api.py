@@ -31,6 +31,7 @@ __all__ = [
     "never_answers",
     "overloaded",
     "rate_limited",
+    "tool_messages",
 ]
 
 _ids = itertools.count(1)
@@ -105,6 +106,11 @@ def overloaded(retry_after_s: float = 0.005) -> Scripted:
     return api_error(
         503, "server_error", "The server is overloaded.", {"retry-after": f"{retry_after_s:g}"}
     )
+
+
+def tool_messages(body: Mapping[str, Any]) -> dict[str, str]:
+    """The ``role: "tool"`` messages of a recorded request: content by ``tool_call_id``."""
+    return {m["tool_call_id"]: m["content"] for m in body["messages"] if m.get("role") == "tool"}
 
 
 Responder = Callable[[dict[str, Any]], Scripted]

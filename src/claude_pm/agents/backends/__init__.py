@@ -86,7 +86,7 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo(
             "anthropic",
             "claude_pm.agents.backends.anthropic",
-            BackendStatus.PLANNED,
+            BackendStatus.AVAILABLE,
             "the Anthropic Messages API, with tools confined to the project",
             uses_model=True,
             env=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"),
@@ -94,7 +94,7 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo(
             "openai",
             "claude_pm.agents.backends.openai",
-            BackendStatus.PLANNED,
+            BackendStatus.AVAILABLE,
             "an OpenAI-compatible API (vLLM, llama.cpp, Ollama...), tools confined to the project",
             uses_model=True,
             env=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"),
