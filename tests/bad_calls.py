@@ -109,7 +109,8 @@ _TOOLS = (
     "create_tickets_from_output"
 )
 _EXECUTE_FIELDS = (
-    "agent_type, context, memory_critical, memory_limit, memory_warning, task_description, timeout"
+    "agent_type, budget_usd, context, memory_critical, memory_limit, memory_warning, "
+    "task_description, timeout"
 )
 _ONE_OF = "must be one of 'low', 'medium', 'high', got"
 

@@ -212,16 +212,15 @@ def test_unknown_agent_lists_the_valid_ones(project, write_agent):
     assert "echoer" in result["error_details"]["valid_agents"]
 
 
-def test_agent_without_a_usable_backend_says_so(project, write_agent):
-    from claude_pm.agents.backends import BACKENDS, unavailable_reason
-
-    planned = [name for name in BACKENDS if unavailable_reason(name) is not None]
-    if not planned:
-        pytest.skip("every backend runs in this version")
-    write_agent("future", "print('x')", backend=planned[0], backend_options={})
-    result = run(handler_for(project), "future")
+def test_an_unknown_configured_backend_says_so_before_anything_starts(project):
+    agents = project / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "helper.md").write_text("---\nname: helper\ndescription: Helps.\n---\nHelp.\n")
+    result = run(handler_for(project, CLAUDE_PM_BACKEND="quantum"), "helper")
     assert result["error_type"] == "BackendUnavailable"
-    assert "not available" in result["error"]
+    assert "unknown backend 'quantum'" in result["error"]
+    assert "claude-code" in result["error"]  # the known backends are named
+    assert not (project / ".claude-pm" / "runs").exists()
 
 
 def test_failing_agent_reports_exit_code_and_stderr(project, write_agent):
@@ -502,3 +501,12 @@ def test_agents_run_in_the_sandbox_when_the_machine_has_one(project, write_agent
     off = {**env, "CLAUDE_PM_SANDBOX": "off"}
     handler = ClaudeToolHandler(settings=load_settings(project_root=project, environ=off))
     assert run(handler, "boxed")["sandbox"] == "none"
+
+
+def test_a_project_file_named_like_a_module_does_not_shadow_the_executor(project, write_agent):
+    """The executor starts in the project; ``json.py`` there must not replace the stdlib's."""
+    (project / "json.py").write_text("raise SystemExit('the project shadowed the json module')\n")
+    write_agent("echoer", "print('ran')")
+    result = run(handler_for(project), "echoer")
+    assert result["success"], result
+    assert result["output"] == "ran\n"

@@ -206,8 +206,11 @@ class AgentRunner:
             self._markers(handoff, inline),
         )
         spec = ProcessSpec(
+            # -P: the project is the working directory, and a file of it named like a
+            # module (json.py, anthropic.py) must not shadow what the executor imports.
             argv=[
                 sys.executable,
+                "-P",
                 "-m",
                 "claude_pm.agents.executor",
                 "--agent-type",

@@ -27,6 +27,7 @@ def execute_agent_subprocess(
         memory_limit_mb=args.get("memory_limit"),
         memory_warning_mb=args.get("memory_warning"),
         memory_critical_mb=args.get("memory_critical"),
+        budget_usd=args.get("budget_usd"),
     )
     runner = AgentRunner(services.settings, services.registry, services.database)
     timeout_s = runner.timeout_for(request)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 #: Definition problems and warnings listed in a discovery result at most (``agents check``
 #: shows them all).
 MAX_PROBLEMS_LISTED = 20
-#: Rate-limit events of one run listed at most (the run's result.json has them all).
+#: Rate-limit events of one run listed at most, the latest (the run's result.json has them all).
 MAX_RATE_LIMITS_LISTED = 10
 
 
@@ -138,7 +138,7 @@ def agent_result(
         "session_id": report.session_id if report is not None else None,
         "stop_reason": report.stop_reason if report is not None else None,
         "error_kind": report.error_kind if report is not None else None,
-        "rate_limits": [asdict(r) for r in report.rate_limits[:MAX_RATE_LIMITS_LISTED]]
+        "rate_limits": [asdict(r) for r in report.rate_limits[-MAX_RATE_LIMITS_LISTED:]]
         if report is not None
         else [],
         "log_paths": {

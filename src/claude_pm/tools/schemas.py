@@ -107,6 +107,13 @@ EXECUTE_AGENT_SUBPROCESS: Final[dict[str, Any]] = {
                 "description": "Memory (MB) at which a critical event is recorded; default 80% "
                 "of memory_limit.",
             },
+            "budget_usd": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 100000,
+                "description": "Dollar cap of the run when the agent runs on an LLM backend "
+                "(claude-code, anthropic, openai); default: the run_budget_usd setting.",
+            },
         },
         "required": ["agent_type", "task_description"],
         "additionalProperties": False,
