@@ -106,7 +106,7 @@ def test_goal_leads_to_discovery_workflow_agents_and_tickets(
     workflow = {
         "workflow_description": "review the pager",
         "agent_tasks": [
-            {"id": "a", "agent_type": "left", "task": "check the pager"},
+            {"id": "a", "agent_type": "left", "task": "check the pager", "dependencies": ["b"]},
             {"id": "b", "agent_type": "right", "task": "check it too", "dependencies": ["a"]},
         ],
     }
@@ -114,7 +114,7 @@ def test_goal_leads_to_discovery_workflow_agents_and_tickets(
         message(text("First, the team."), tool_use("discover_available_agents", {})),
         message(tool_use("coordinate_multi_agent_workflow", workflow)),
         message(
-            text("Workflows are not available: running both agents directly."),
+            text("That workflow has a cycle: running both agents directly."),
             tool_use("execute_agent_subprocess", {"agent_type": "left", "task_description": "x"}),
             tool_use("execute_agent_subprocess", {"agent_type": "right", "task_description": "y"}),
         ),
@@ -161,7 +161,7 @@ def test_goal_leads_to_discovery_workflow_agents_and_tickets(
 
     [refused] = _tool_results(fake.requests[2])
     assert refused["is_error"] is True
-    assert "not available" in refused["content"]
+    assert "dependency cycle a -> b -> a" in refused["content"]
 
     pair = _tool_results(fake.requests[3])
     assert [r["is_error"] for r in pair] == [False, False]
@@ -195,7 +195,7 @@ def test_goal_leads_to_discovery_workflow_agents_and_tickets(
     readable = (run_dir / "transcript.txt").read_text()
     assert "Goal: Review the pager" in readable
     assert "-> discover_available_agents" in readable
-    assert "<- error (NotAvailable)" in readable
+    assert "<- error (WorkflowInvalid)" in readable
     assert "<- agent left: completed (exit 0" in readable
     assert "BUG: left found an off-by-one" in readable
     assert "Stopped: end_turn after 5 turn(s), 5 tool call(s), 600 tokens" in readable

@@ -106,13 +106,21 @@ def test_bad_calls_return_errors_naming_the_field(handler, name, params, field, 
     assert result["error_details"].get("field") == field
 
 
-def test_workflow_tool_says_it_is_not_available_yet(handler):
+def test_a_workflow_with_problems_is_refused_before_anything_runs(handler):
     result = handler.handle_tool_call(
         "coordinate_multi_agent_workflow",
-        {"workflow_description": "w", "agent_tasks": [{"agent_type": "qa", "task": "t"}]},
+        {
+            "workflow_description": "w",
+            "agent_tasks": [
+                {"agent_type": "wizard", "task": "t"},
+                {"agent_type": "qa", "task": "t", "dependencies": ["nobody"]},
+            ],
+        },
     )
-    assert result["error_type"] == "NotAvailable"
-    assert "not available" in result["error"]
+    assert result["error_type"] == "WorkflowInvalid"
+    problems = result["error_details"]["problems"]
+    assert len(problems) == 2
+    assert "wizard" in problems[0] and "nobody" in problems[1]
 
 
 def test_bad_framework_context_is_reported_by_the_call_not_raised():

@@ -15,8 +15,14 @@ from typing import Any
 from claude_pm.agents.handoff import AgentSpec
 from claude_pm.agents.limits import DESCRIPTION_MAX_CHARS
 
-#: Context keys every agent sees, whatever its definition says.
-BASE_CONTEXT_KEYS: tuple[str, ...] = ("project_root", "user_requirements", "priority")
+#: Context keys every agent sees, whatever its definition says (``dependency_results``:
+#: what a workflow task's dependencies produced, see claude_pm.workflow.attempts).
+BASE_CONTEXT_KEYS: tuple[str, ...] = (
+    "project_root",
+    "user_requirements",
+    "priority",
+    "dependency_results",
+)
 
 
 class Tier(StrEnum):

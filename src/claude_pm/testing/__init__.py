@@ -7,11 +7,16 @@
   :func:`api_error` (:mod:`~claude_pm.testing.models`): a scripted model for
   the loop of :mod:`claude_pm.llm`, so a loop runs offline and a test sees
   every request it sent.
+- :class:`InThreadExecutor` with :class:`Outcome` (:mod:`~claude_pm.testing.executor`):
+  a workflow executor that runs scripted outcomes in the engine's thread, with
+  no processes, so a test drives the workflow engine (scheduling, retries,
+  budget, journal, resume) fast and offline.
 """
 
 from __future__ import annotations
 
 from claude_pm.testing.agents import write_python_agent
+from claude_pm.testing.executor import InThreadExecutor, Outcome
 from claude_pm.testing.models import (
     ScriptedModelClient,
     ScriptExhausted,
@@ -22,6 +27,8 @@ from claude_pm.testing.models import (
 )
 
 __all__ = [
+    "InThreadExecutor",
+    "Outcome",
     "ScriptExhausted",
     "ScriptedModelClient",
     "Step",

@@ -12,10 +12,19 @@ text), ``tickets_created`` (ids of tickets new to the store) with
 were already on file and were counted again) with ``duplicate_tickets_count``.
 ``created_tickets`` and ``ticket_details`` exist for compatibility with the
 reference design of ``create_tickets_from_output``.
+
+A workflow's result holds one entry per task, each the
+``execute_agent_subprocess`` result of its last attempt plus the task's own
+fields. Its size is bounded too: at most ``max_report_bytes`` of output per
+task, and :data:`WORKFLOW_RESULT_MAX_REPORTS` times that in all; the tasks that
+did not complete are shown first, then the others while room is left, in full
+and then in short; ``read_more`` names ``claude-pm workflow status`` for the rest.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -27,9 +36,15 @@ from claude_pm.errors import ClaudePMError
 if TYPE_CHECKING:
     from claude_pm.agents.definition import AgentDefinition
     from claude_pm.agents.registry import Discovery
+    from claude_pm.agents.runs import RunRecord
     from claude_pm.agents.values import AgentResult
     from claude_pm.tickets.model import Ticket
     from claude_pm.tickets.store import SavedTicket
+    from claude_pm.workflow.outcome import TaskOutcome, WorkflowResult
+
+#: A workflow result holds at most this many times ``max_report_bytes`` (about 256 KiB by
+#: default, whatever the number of tasks).
+WORKFLOW_RESULT_MAX_REPORTS = 16
 
 
 #: Definition problems and warnings listed in a discovery result at most (``agents check``
@@ -249,3 +264,184 @@ def discovery_result(discovery: Discovery, default_backend: str) -> dict[str, An
     if discovery.known_specializations is not None:
         result["known_specializations"] = list(discovery.known_specializations)
     return result
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"
+
+
+def _tail_of(path: str | None, max_bytes: int) -> tuple[str, bool]:
+    if not path:
+        return "", False
+    try:
+        with open(path, "rb") as f:  # noqa: PTH123
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            return f.read().decode("utf-8", errors="ignore"), size > max_bytes
+    except OSError:
+        return "", False
+
+
+def earlier_run_result(record: RunRecord, *, max_report_bytes: int) -> dict[str, Any]:
+    """A run an earlier orchestrator of the workflow made, as far as its record tells."""
+    output, cut = _tail_of(record.stdout_path, max_report_bytes)
+    peak = round(record.peak_rss_mb, 2) if record.peak_rss_mb is not None else None
+    return {
+        "success": record.status.value == "completed",
+        "agent_type": record.agent_type,
+        "task_description": record.task,
+        "output": output,
+        "exit_code": record.exit_code,
+        "status": record.status.value,
+        "signal": record.signal,
+        "execution_time_seconds": record.wall_time_s,
+        "peak_memory_mb": peak,
+        "run_id": record.run_id,
+        "backend": record.backend,
+        "model": record.model,
+        "cost_usd": record.cost_usd,
+        "log_paths": {
+            "stdout": record.stdout_path,
+            "stderr": record.stderr_path,
+            "run_dir": record.run_dir,
+        },
+        "output_truncated": cut,
+        "from_earlier_run": True,
+    }
+
+
+def _task_entry(
+    task: TaskOutcome, *, max_report_bytes: int, max_tickets_listed: int
+) -> dict[str, Any]:
+    if task.result is not None:
+        out = agent_result(
+            task.result, max_report_bytes=max_report_bytes, max_tickets_listed=max_tickets_listed
+        )
+    elif task.record is not None:
+        out = earlier_run_result(task.record, max_report_bytes=max_report_bytes)
+    else:
+        out = {"agent_type": task.agent_type}
+    out.update(_task_fields(task))
+    if task.worktree is not None:
+        out["worktree"] = task.worktree.to_dict()
+    if task.effects_in_doubt:
+        out["effects_in_doubt"] = list(task.effects_in_doubt)
+    return out
+
+
+def _task_fields(task: TaskOutcome) -> dict[str, Any]:
+    status = task.status.value
+    return {
+        "task_id": task.task_id,
+        "task_status": status,
+        "attempts": task.attempts,
+        "interrupted": task.interrupted,
+        "started_at": _iso(task.started_at),
+        "finished_at": _iso(task.finished_at),
+        "skipped_reason": task.reason if status == "skipped" else None,
+        **({"reason": task.reason} if task.reason and status != "skipped" else {}),
+        **({"cost_usd": task.cost_usd} if task.cost_usd is not None else {}),
+    }
+
+
+def _short_entry(task: TaskOutcome) -> dict[str, Any]:
+    return {
+        "agent_type": task.agent_type,
+        "run_id": task.run_id,
+        **_task_fields(task),
+        "short": True,
+    }
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def workflow_result(
+    result: WorkflowResult, *, max_report_bytes: int, max_tickets_listed: int
+) -> dict[str, Any]:
+    """The ``coordinate_multi_agent_workflow`` result, bounded (see the module docstring)."""
+    counts = {
+        s: sum(1 for t in result.tasks if t.status.value == s)
+        for s in ("completed", "failed", "skipped", "cancelled")
+    }
+    room = WORKFLOW_RESULT_MAX_REPORTS * max_report_bytes
+    first = sorted(
+        range(len(result.tasks)),
+        key=lambda i: (result.tasks[i].status.value == "completed", i),
+    )
+    entries: dict[int, dict[str, Any]] = {}
+    used, shortened = 0, 0
+    for i in first:
+        task = result.tasks[i]
+        full = _task_entry(
+            task, max_report_bytes=max_report_bytes, max_tickets_listed=max_tickets_listed
+        )
+        size = _size(full)
+        if used + size <= room * 3 // 4:
+            entries[i], used = full, used + size
+            continue
+        short = _short_entry(task)
+        size = _size(short)
+        if used + size <= room:
+            entries[i], used = short, used + size
+            shortened += 1
+    out: dict[str, Any] = {
+        "success": result.completed,
+        "workflow_id": result.workflow_id,
+        "workflow_description": result.description,
+        "status": result.status.value,
+        "coordination_mode": result.coordination_mode.value,
+        "coordination_mode_used": result.coordination_mode_used.value,
+        "total_tasks": len(result.tasks),
+        "completed_tasks": counts["completed"],
+        "failed_tasks": counts["failed"],
+        "skipped_tasks": counts["skipped"],
+        "cancelled_tasks": counts["cancelled"],
+        "task_results": [entries[i] for i in sorted(entries)],
+        "critical_path": list(result.critical_path),
+        "makespan_s": round(result.makespan_s, 3),
+        "executor": result.executor,
+    }
+    if result.mode_note:
+        out["mode_note"] = result.mode_note
+    if result.cost_usd is not None:
+        out["cost_usd"] = round(result.cost_usd, 6)
+    if result.budget_usd is not None:
+        out["budget_usd"] = result.budget_usd
+    if result.rate_limit_pauses:
+        out["rate_limit_pauses"] = result.rate_limit_pauses
+    if result.resumed:
+        out["resumed"] = True
+    if result.cancelled_reason:
+        out["cancelled_reason"] = result.cancelled_reason
+    left_out = len(result.tasks) - len(entries)
+    if left_out or shortened:
+        out["task_results_truncated"] = True
+        out["read_more"] = (
+            f"{shortened} task result(s) are shortened and {left_out} left out to keep this "
+            f"result small; `claude-pm workflow status {result.workflow_id}` shows every task"
+        )
+    if not result.completed:
+        out["error"] = _workflow_error(result, counts)
+    return out
+
+
+def _workflow_error(result: WorkflowResult, counts: Mapping[str, int]) -> str:
+    total = len(result.tasks)
+    if result.status.value == "cancelled":
+        head = f"workflow {result.workflow_id} was cancelled ({result.cancelled_reason})"
+    else:
+        missing = total - counts["completed"]
+        head = f"workflow {result.workflow_id}: {missing} of {total} tasks did not complete"
+    problems = [
+        f"{t.task_id} {t.status.value}" + (f": {t.reason}" if t.reason else "")
+        for t in result.tasks
+        if t.status.value in ("failed", "skipped")
+    ]
+    shown = "; ".join(p[:200] for p in problems[:3])
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return f"{head}" + (f": {shown}{more}" if shown else "") + "."

@@ -16,6 +16,10 @@ The life of a run, from the engine's side::
         worth a retry:    scheduler.retry(task_id, not_before)  (its next start is attempt + 1)
         rate limited:     scheduler.pause_until(t), perhaps scheduler.set_concurrency(n)
         cancelled:        scheduler.cancel(reason)              -> the tasks cancelled
+        budget spent:     scheduler.stop(reason)                -> the tasks skipped
+
+A resumed run builds a new scheduler and replays what the journal says ended
+(:meth:`Scheduler.replay`) before it starts anything.
 
 The rules:
 
@@ -50,7 +54,7 @@ The rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from claude_pm.workflow.plan import WorkflowPlan
@@ -380,6 +384,41 @@ class Scheduler:
             self._cancelled = True
             self._halt = reason
         return tuple(self._end_not_started(TaskStatus.CANCELLED, reason))
+
+    def stop(self, reason: str) -> tuple[str, ...]:
+        """Start nothing new; every task not started is skipped with ``reason`` (a spent
+        budget). Running tasks run to their end. Returns the tasks skipped."""
+        if self._halt is None:
+            self._halt = reason
+        return tuple(self._end_not_started(TaskStatus.SKIPPED, reason))
+
+    def replay(self, ended: Sequence[tuple[str, TaskStatus]]) -> tuple[str, ...]:
+        """Restore tasks that ran and ended in an earlier run of this workflow (a resume).
+
+        Each ``(task_id, status)``, ``completed`` or ``failed``, counts as started
+        once and ended so, whatever the start rules say now: they held when it
+        ran. Their dependents follow as :meth:`finished` says (a failure under
+        ``failure_policy: stop`` halts the run again). Call it on a new
+        scheduler, before anything starts. Returns the tasks skipped because of
+        the failures.
+
+        Raises:
+            SchedulingError: a task is not pending or ready, or ``status`` is not
+                completed or failed.
+        """
+        for task_id, status in ended:
+            slot = self._slots[task_id]
+            if status not in (TaskStatus.COMPLETED, TaskStatus.FAILED):
+                raise SchedulingError(f"only completed or failed tasks are replayed, not {status}")
+            if slot.status not in (TaskStatus.PENDING, TaskStatus.READY):
+                raise SchedulingError(f"task {task_id!r} is {slot.status}, not waiting to start")
+            slot.status = TaskStatus.RUNNING
+            slot.attempt += 1
+            self._running[task_id] = None
+        skipped: list[str] = []
+        for task_id, status in sorted(ended, key=lambda e: e[1] is not TaskStatus.COMPLETED):
+            skipped += self.finished(task_id, status)
+        return tuple(skipped)
 
     # -- inside ----------------------------------------------------------------------------
 

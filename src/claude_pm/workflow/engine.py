@@ -1,0 +1,438 @@
+"""The workflow engine: check a workflow, run it, resume it after its orchestrator died, cancel it.
+
+:class:`WorkflowEngine` is what ``coordinate_multi_agent_workflow`` and
+``claude-pm workflow`` call. Its life of one workflow:
+
+1. :meth:`~WorkflowEngine.check`: :func:`~claude_pm.workflow.parse.parse_workflow`
+   with the registry's check (an unknown agent, an agent that cannot run on
+   its backend here), plus the engine's own (a task's ``backend`` its agent
+   cannot run on, a project root outside the boundaries, ``isolation:
+   worktree`` outside a git repository with a commit): every problem in one
+   :class:`~claude_pm.errors.WorkflowInvalid`, before anything runs. A task
+   whose agent definition says ``isolation: worktree`` (the Claude Code field)
+   is isolated as if the task said so. The plan estimates each task by its
+   timeout, else its agent's, else the default.
+2. :meth:`~WorkflowEngine.run`: the workflow is journaled (its normalized
+   input and ``input_hash``, the orchestrator's identity), then a
+   :class:`~claude_pm.workflow.running.WorkflowRun` runs it on an executor:
+   the engine's own local one (a thread pool under a supervisor of its own),
+   Ray's when the ``executor`` setting says ``ray``, or one the caller gives
+   (``claude_pm.testing.InThreadExecutor``).
+3. :meth:`~WorkflowEngine.resume`: for a workflow whose orchestrator is gone
+   (killed, even with SIGKILL): reclaim what it left
+   (:mod:`claude_pm.workflow.reclaim`), check the stored input against its
+   hash, take the workflow over (compare-and-set on the recorded
+   orchestrator), and run what is left.
+4. :meth:`~WorkflowEngine.cancel`: a live orchestrator (its recorded identity,
+   pid and start time, still runs) is asked through the journal, which its
+   run polls every ``poll_s``: it stops scheduling, kills its trees and
+   journals them cancelled; a dead one's workflow is reclaimed and marked
+   cancelled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claude_pm.agents.runner import AgentRunner
+from claude_pm.agents.runs import RunStore, new_run_id
+from claude_pm.config import ExecutorKind
+from claude_pm.context import resolve_project_root
+from claude_pm.errors import ClaudePMError, InvalidInput, NotAvailable, WorkflowInvalid
+from claude_pm.process import Supervisor
+from claude_pm.process.identity import identity_alive, process_identity
+from claude_pm.workflow.attempts import can_write
+from claude_pm.workflow.executors.base import ExecutorConfig
+from claude_pm.workflow.journal import WorkflowJournal, WorkflowRecord
+from claude_pm.workflow.outcome import WorkflowResult, WorkflowStatus
+from claude_pm.workflow.parse import parse_workflow
+from claude_pm.workflow.plan import WorkflowPlan, plan_workflow
+from claude_pm.workflow.reclaim import Reclaimed, reclaim_dead_workflows, reclaim_workflow
+from claude_pm.workflow.running import EngineOptions, EventCallback, Restored, WorkflowRun
+from claude_pm.workflow.spec import Isolation, TaskStatus, WorkflowSpec
+from claude_pm.workflow.worktrees import find_repository
+
+if TYPE_CHECKING:
+    from claude_pm.agents.definition import AgentDefinition
+    from claude_pm.agents.registry import AgentRegistry
+    from claude_pm.cancel import CancelToken
+    from claude_pm.config import Settings
+    from claude_pm.state import Database
+    from claude_pm.workflow.executors.base import TaskExecutor
+
+log = logging.getLogger(__name__)
+
+#: A workflow id: ``wf-`` and a run id (sortable by start time).
+WORKFLOW_ID_PREFIX = "wf-"
+
+
+@dataclass(frozen=True)
+class CheckedWorkflow:
+    """A workflow that passed every check, ready to run.
+
+    ``spec`` is the one that runs (agent-level isolation applied);
+    ``input_hash`` is the hash of the input as given (``spec.input_hash`` of
+    the parsed input, before the engine's changes).
+    """
+
+    spec: WorkflowSpec
+    plan: WorkflowPlan
+    input: Mapping[str, Any]
+    input_hash: str
+    definitions: Mapping[str, tuple[AgentDefinition, str]]
+    can_write: Mapping[str, bool]
+
+
+def new_workflow_id() -> str:
+    return WORKFLOW_ID_PREFIX + new_run_id()
+
+
+class WorkflowEngine:
+    """Checks, runs, resumes and cancels workflows for one project (see the module docstring).
+
+    Args:
+        settings, registry, database: the project's.
+        options: how to run (retries, backoff, polling...).
+        executor: run attempts on this executor instead of the one the
+            ``executor`` setting names (the engine does not shut it down).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: AgentRegistry,
+        database: Database,
+        *,
+        options: EngineOptions | None = None,
+        executor: TaskExecutor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.database = database
+        self.options = options or EngineOptions()
+        self.executor = executor
+        self.journal = WorkflowJournal(database)
+        self.runs = RunStore(database)
+
+    # -- checking -----------------------------------------------------------------------
+
+    def _agent_problem(self, agent_type: str) -> str | None:
+        try:
+            definition = self.registry.get(agent_type)
+        except ClaudePMError as e:
+            return e.message
+        reason = definition.unavailable_reason(self.settings.default_backend)
+        return None if reason is None else f"agent {agent_type!r} cannot run here: {reason}"
+
+    def _task_problems(self, spec: WorkflowSpec) -> list[str]:
+        problems: list[str] = []
+        boundaries = (self.settings.project_root, *self.settings.allowed_project_roots)
+        repos: dict[Path, str | None] = {}
+        for task in spec.tasks:
+            where = f"task {task.id!r} (agent_tasks[{task.position}]): "
+            definition = self.registry.get(task.agent_type)
+            if task.backend is not None:
+                reason = definition.unavailable_reason(task.backend)
+                if reason is not None:
+                    problems.append(f"{where}agent {task.agent_type!r} cannot run: {reason}")
+            try:
+                root = resolve_project_root(
+                    task.context.get("project_root", self.settings.project_root), boundaries
+                )
+            except ClaudePMError as e:
+                problems.append(where + e.message)
+                continue
+            if task.isolated or _definition_isolated(definition):
+                if root not in repos:
+                    found = find_repository(root)
+                    repos[root] = found if isinstance(found, str) else None
+                if repos[root] is not None:
+                    problems.append(f"{where}isolation: worktree: {repos[root]}")
+        return problems
+
+    def check(self, arguments: Any) -> CheckedWorkflow:
+        """Parse and check a workflow (tool arguments or a workflow file's content).
+
+        Raises:
+            WorkflowInvalid: every problem found, the first in the message.
+        """
+        parsed = parse_workflow(arguments, check_agent=self._agent_problem)
+        problems = self._task_problems(parsed)
+        if problems:
+            more = len(problems) - 1
+            suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+            raise WorkflowInvalid(f"Invalid workflow: {problems[0]}{suffix}.", problems=problems)
+        definitions: dict[str, tuple[AgentDefinition, str]] = {}
+        tasks = []
+        for task in parsed.tasks:
+            definition = self.registry.get(task.agent_type)
+            backend = definition.backend_for(task.backend or self.settings.default_backend)
+            definitions[task.id] = (definition, backend)
+            if task.isolation is None and _definition_isolated(definition):
+                task = replace(task, isolation=Isolation.WORKTREE)
+            tasks.append(task)
+        spec = replace(parsed, tasks=tuple(tasks))
+        estimates = {
+            t.id: float(
+                t.timeout_s or definitions[t.id][0].timeout_s or self.settings.default_timeout_s
+            )
+            for t in spec.tasks
+        }
+        return CheckedWorkflow(
+            spec=spec,
+            plan=plan_workflow(spec, estimates_s=estimates),
+            input=parsed.to_dict(),
+            input_hash=parsed.input_hash,
+            definitions=definitions,
+            can_write={t.id: can_write(definitions[t.id][0]) for t in spec.tasks},
+        )
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(
+        self,
+        arguments: Any,
+        *,
+        cancel: CancelToken | None = None,
+        on_event: EventCallback | None = None,
+        workflow_id: str | None = None,
+    ) -> WorkflowResult:
+        """Check the workflow, journal it, run it to its end.
+
+        Raises:
+            WorkflowInvalid: from :meth:`check`; nothing ran.
+            NotAvailable: the ``ray`` executor is chosen and Ray is not available.
+            StoreError: the journal cannot be written.
+        """
+        checked = self.check(arguments)
+        wid = workflow_id or new_workflow_id()
+        budget = checked.spec.budget_usd
+        if budget is None:
+            budget = self.settings.workflow_budget_usd
+        record = WorkflowRecord(
+            workflow_id=wid,
+            description=checked.spec.description,
+            status=WorkflowStatus.RUNNING,
+            input=checked.input,
+            input_hash=checked.input_hash,
+            coordination_mode=str(checked.spec.coordination_mode),
+            mode_used=str(checked.plan.coordination_mode_used),
+            created_at=time.time(),
+            started_at=time.time(),
+            orchestrator=process_identity(os.getpid()),
+            budget_usd=budget,
+            executor=self._executor_name(),
+            project_root=str(self.settings.project_root),
+        )
+        self.journal.create(record, [(t.id, t.position, t.agent_type) for t in checked.spec.tasks])
+        log.info("workflow %s: %d task(s) journaled", wid, len(checked.spec.tasks))
+        return self._execute(wid, checked, budget, cancel, on_event, None)
+
+    def resume(
+        self,
+        workflow_id: str,
+        *,
+        cancel: CancelToken | None = None,
+        on_event: EventCallback | None = None,
+    ) -> WorkflowResult:
+        """Continue a workflow whose orchestrator is gone, from where its journal says it was.
+
+        Completed (and failed) tasks are not run again; a task that was running
+        runs again as a fresh attempt, ``interrupted`` in the result; effects
+        the dead orchestrator may have half done are reported, never repeated.
+
+        Raises:
+            InvalidInput: no workflow has this id.
+            WorkflowInvalid: its orchestrator still runs, another resume took it
+                over, or its stored input no longer checks (the message says why).
+        """
+        workflow = self._workflow(workflow_id)
+        if workflow.status is WorkflowStatus.RUNNING and identity_alive(workflow.orchestrator):
+            raise WorkflowInvalid(
+                f"Workflow {workflow_id} is still running (orchestrator {workflow.orchestrator}); "
+                f"wait for it, or stop it with `claude-pm workflow cancel {workflow_id}`.",
+                field="workflow_id",
+            )
+        reclaimed = reclaim_workflow(self.journal, self.runs, workflow)
+        checked = self.check(workflow.input)
+        if checked.input_hash != workflow.input_hash:
+            raise WorkflowInvalid(
+                f"Workflow {workflow_id}'s stored input no longer matches its hash (it was "
+                "journaled by another version of claude-pm); run it again instead.",
+                field="workflow_id",
+            )
+        if not self.journal.claim(
+            workflow_id, process_identity(os.getpid()), workflow.orchestrator
+        ):
+            raise WorkflowInvalid(
+                f"Workflow {workflow_id} was taken over by another `workflow resume`.",
+                field="workflow_id",
+            )
+        tasks = {t.task_id: t for t in self.journal.tasks(workflow_id)}
+        again = [tid for tid, t in tasks.items() if t.status not in _KEPT]
+        self.journal.reset_tasks(workflow_id, again)
+        tasks = {t.task_id: t for t in self.journal.tasks(workflow_id)}
+        records = {}
+        for task in tasks.values():
+            if task.run_id is not None and task.status in _KEPT:
+                found = self.runs.get(task.run_id)
+                if found is not None:
+                    records[task.run_id] = found
+        in_doubt: dict[str, list[str]] = {}
+        for effect in self.journal.effects(workflow_id):
+            if effect.status.value == "in_doubt":
+                in_doubt.setdefault(effect.task_id, []).append(effect.key)
+        restored = Restored(
+            tasks=tasks,
+            attempts=tuple(self.journal.attempts(workflow_id)),
+            records=records,
+            in_doubt={k: tuple(v) for k, v in in_doubt.items()},
+        )
+        log.info(
+            "workflow %s: resumed; %d task(s) interrupted, %d process(es) killed",
+            workflow_id,
+            len(reclaimed.interrupted_tasks),
+            reclaimed.processes_killed,
+        )
+        return self._execute(workflow_id, checked, workflow.budget_usd, cancel, on_event, restored)
+
+    def _workflow(self, workflow_id: str) -> WorkflowRecord:
+        workflow = self.journal.workflow(workflow_id)
+        if workflow is None:
+            recent = ", ".join(w.workflow_id for w in self.journal.workflows(5)) or "none"
+            raise InvalidInput(
+                f"No workflow {workflow_id!r} in {self.settings.db_path}; recent ones: {recent} "
+                "(see `claude-pm workflow list`).",
+                field="workflow_id",
+            )
+        return workflow
+
+    def _executor_name(self) -> str:
+        return self.executor.name if self.executor is not None else str(self.settings.executor)
+
+    def _execute(
+        self,
+        workflow_id: str,
+        checked: CheckedWorkflow,
+        budget: float | None,
+        cancel: CancelToken | None,
+        on_event: EventCallback | None,
+        restored: Restored | None,
+    ) -> WorkflowResult:
+        supervisor = Supervisor()
+        runner = AgentRunner(self.settings, self.registry, self.database, launcher=supervisor)
+        holder: list[WorkflowRun] = []
+        try:
+            executor, owned = self._open_executor(checked.spec, runner, supervisor, holder)
+        except BaseException:
+            self.journal.set_status(workflow_id, WorkflowStatus.FAILED)
+            raise
+        run = WorkflowRun(
+            workflow_id=workflow_id,
+            spec=checked.spec,
+            plan=checked.plan,
+            settings=self.settings,
+            definitions=checked.definitions,
+            journal=self.journal,
+            runner=runner,
+            executor=executor,
+            owns_executor=owned,
+            can_write=checked.can_write,
+            budget_usd=budget,
+            options=self.options,
+            cancel=cancel,
+            on_event=on_event,
+            restored=restored,
+        )
+        holder.append(run)
+        return run.execute()
+
+    def _open_executor(
+        self,
+        spec: WorkflowSpec,
+        runner: AgentRunner,
+        supervisor: Supervisor,
+        holder: list[WorkflowRun],
+    ) -> tuple[TaskExecutor, bool]:
+        if self.executor is not None:
+            return self.executor, False
+        kind = self.settings.executor
+        if kind is ExecutorKind.LOCAL:
+            from claude_pm.workflow.executors.local import LocalExecutor
+
+            def on_tree(run_id: str, tree: Any) -> None:
+                if holder:
+                    holder[0].on_tree(run_id, tree)
+
+            local = LocalExecutor(
+                runner, supervisor, max_workers=spec.max_concurrency, on_tree=on_tree
+            )
+            return local, True
+        try:
+            module = importlib.import_module("claude_pm.workflow.executors.ray")
+            factory = module.create_executor
+        except (ImportError, AttributeError) as e:
+            raise NotAvailable(
+                f"The ray executor is not available: {e}. Install Ray (the `ray` extra) or "
+                "run with --executor local (the executor setting).",
+                feature="ray executor",
+            ) from e
+        config = ExecutorConfig(self.settings, spec.max_concurrency, self.settings.ray_address)
+        executor: TaskExecutor = factory(config)
+        return executor, True
+
+    # -- cancelling and reclaiming ------------------------------------------------------
+
+    def cancel(
+        self, workflow_id: str, reason: str = "cancelled with `claude-pm workflow cancel`"
+    ) -> str:
+        """Cancel a workflow: ask its live orchestrator, or close a dead one's.
+
+        Returns ``requested`` (a live orchestrator was asked; it stops its
+        trees and journals them cancelled), ``cancelled`` (the orchestrator was
+        dead: its leftovers were reclaimed and the workflow marked cancelled)
+        or the workflow's final status when it had already ended.
+
+        Raises:
+            InvalidInput: no workflow has this id.
+        """
+        workflow = self._workflow(workflow_id)
+        if workflow.status is not WorkflowStatus.RUNNING and workflow.status is not (
+            WorkflowStatus.INTERRUPTED
+        ):
+            return str(workflow.status)
+        if workflow.status is WorkflowStatus.RUNNING and identity_alive(workflow.orchestrator):
+            self.journal.request_cancel(workflow_id, reason)
+            return "requested"
+        reclaim_workflow(self.journal, self.runs, workflow)
+        tasks = self.journal.tasks(workflow_id)
+        self.journal.task_ended(
+            workflow_id,
+            [(t.task_id, TaskStatus.CANCELLED, reason) for t in tasks if not t.status.final],
+        )
+        self.journal.set_status(workflow_id, WorkflowStatus.CANCELLED)
+        return "cancelled"
+
+    def reclaim_dead(self) -> list[Reclaimed]:
+        """Reclaim every workflow whose orchestrator died (``claude-pm doctor`` calls it)."""
+        return reclaim_dead_workflows(self.journal, self.runs)
+
+    def close(self) -> None:
+        self.journal.close()
+
+
+_KEPT = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED})
+
+
+def _definition_isolated(definition: AgentDefinition) -> bool:
+    return str(definition.claude_code.get("isolation") or "") == Isolation.WORKTREE.value
+
+
+__all__ = ["CheckedWorkflow", "EngineOptions", "WorkflowEngine", "new_workflow_id"]
