@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "init",
     "run",
     "runs",
+    "workflow",
     "agents",
     "tickets",
     "tools",

@@ -30,7 +30,9 @@ def register(subparsers: Any) -> None:
         "say which kernel groups runs get (cgroup v2 or v1 controllers, the task limit) and "
         "whether runs of dead orchestrators wait to be reclaimed, then "
         "check the project's agents, the state database, and the optional integrations "
-        "(MCP and Anthropic SDKs, an API key, a Claude Code CLI). Exits 1 when an agent "
+        "(MCP and Anthropic SDKs, an API key, a Claude Code CLI), and clean up after killed "
+        "workflow orchestrators (their agents' leftover processes and worktrees). Exits 1 "
+        "when an agent "
         "definition fails validation, a supervised run does not complete, or the sandbox "
         "setting says required and the machine has none.",
     )
@@ -154,11 +156,26 @@ def _project(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _reclaimed(settings: Settings) -> list[dict[str, Any]]:
+    """Take back what killed workflow orchestrators left (see claude_pm.workflow.reclaim)."""
+    if not settings.db_path.exists():
+        return []
+    from claude_pm.agents.runs import RunStore
+    from claude_pm.state import Database
+    from claude_pm.workflow.journal import WorkflowJournal
+    from claude_pm.workflow.reclaim import reclaim_dead_workflows
+
+    database = Database(settings.db_path)
+    with WorkflowJournal(database) as journal:
+        return [r.to_dict() for r in reclaim_dead_workflows(journal, RunStore(database))]
+
+
 @with_settings
 def doctor_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm._version import __version__
 
     project = _project(settings)
+    project["workflows_reclaimed"] = _reclaimed(settings)
     report: dict[str, Any] = {
         "claude_pm": __version__,
         "python": f"{platform.python_version()} ({sys.executable})",
@@ -240,6 +257,13 @@ def _print(report: dict[str, Any]) -> None:
     )
     runnable = ", ".join(proj["runnable_agents"]) or "none (define one with backend: command)"
     out.print(f"  agents: {proj['agents']} loaded; runnable now: {runnable}", markup=False)
+    for reclaimed in proj["workflows_reclaimed"]:
+        out.print(
+            f"  workflow {reclaimed['workflow_id']}: its orchestrator was dead; killed "
+            f"{reclaimed['processes_killed']} leftover process(es), removed "
+            f"{reclaimed['worktrees_removed']} worktree(s) (`claude-pm workflow resume` goes on)",
+            markup=False,
+        )
     for problem in proj["agent_problems"]:
         where_what = f"{problem.get('path')}: {problem.get('message')}"
         out.print(f"  [red]problem[/]: {escape(where_what)}")

@@ -29,6 +29,9 @@ FLAG_SETTINGS: dict[str, str] = {
     "project": "project_root",
     "backend": "default_backend",
     "budget_usd": "run_budget_usd",
+    "workflow_budget_usd": "workflow_budget_usd",
+    "executor": "executor",
+    "address": "ray_address",
 }
 
 Command = Callable[[argparse.Namespace], int]

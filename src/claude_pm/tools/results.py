@@ -347,13 +347,23 @@ def _task_fields(task: TaskOutcome) -> dict[str, Any]:
     }
 
 
-def _short_entry(task: TaskOutcome) -> dict[str, Any]:
-    return {
-        "agent_type": task.agent_type,
-        "run_id": task.run_id,
-        **_task_fields(task),
-        "short": True,
-    }
+def _short_entry(task: TaskOutcome, *, paths: bool = False) -> dict[str, Any]:
+    out = {"agent_type": task.agent_type, "run_id": task.run_id, **_task_fields(task)}
+    if not paths:
+        return {**out, "short": True}
+    process = task.result.process if task.result is not None else None
+    record = task.record
+    if process is not None:
+        out["log_paths"] = {"stdout": str(process.stdout_path), "stderr": str(process.stderr_path)}
+    elif record is not None and record.stdout_path:
+        out["log_paths"] = {"stdout": record.stdout_path, "stderr": record.stderr_path}
+    if record is not None:
+        out["run_status"] = record.status.value
+    if task.worktree is not None:
+        out["worktree"] = task.worktree.to_dict()
+    if task.effects_in_doubt:
+        out["effects_in_doubt"] = list(task.effects_in_doubt)
+    return out
 
 
 def _size(value: Any) -> int:
@@ -361,9 +371,17 @@ def _size(value: Any) -> int:
 
 
 def workflow_result(
-    result: WorkflowResult, *, max_report_bytes: int, max_tickets_listed: int
+    result: WorkflowResult,
+    *,
+    max_report_bytes: int,
+    max_tickets_listed: int,
+    every_task: bool = False,
 ) -> dict[str, Any]:
-    """The ``coordinate_multi_agent_workflow`` result, bounded (see the module docstring)."""
+    """The ``coordinate_multi_agent_workflow`` result, bounded (see the module docstring).
+
+    ``every_task`` (``claude-pm workflow status --json``) lists every task, each
+    in short (status, attempts, run id, reason, log paths), whatever their number.
+    """
     counts = {
         s: sum(1 for t in result.tasks if t.status.value == s)
         for s in ("completed", "failed", "skipped", "cancelled")
@@ -375,6 +393,9 @@ def workflow_result(
     )
     entries: dict[int, dict[str, Any]] = {}
     used, shortened = 0, 0
+    if every_task:
+        entries = {i: _short_entry(t, paths=True) for i, t in enumerate(result.tasks)}
+        first = []
     for i in first:
         task = result.tasks[i]
         full = _task_entry(

@@ -51,12 +51,12 @@ from claude_pm.process.identity import identity_alive, process_identity
 from claude_pm.workflow.attempts import can_write
 from claude_pm.workflow.executors.base import ExecutorConfig
 from claude_pm.workflow.journal import WorkflowJournal, WorkflowRecord
-from claude_pm.workflow.outcome import WorkflowResult, WorkflowStatus
+from claude_pm.workflow.outcome import TaskOutcome, WorkflowResult, WorkflowStatus, WorktreeNote
 from claude_pm.workflow.parse import parse_workflow
 from claude_pm.workflow.plan import WorkflowPlan, plan_workflow
 from claude_pm.workflow.reclaim import Reclaimed, reclaim_dead_workflows, reclaim_workflow
 from claude_pm.workflow.running import EngineOptions, EventCallback, Restored, WorkflowRun
-from claude_pm.workflow.spec import Isolation, TaskStatus, WorkflowSpec
+from claude_pm.workflow.spec import CoordinationMode, Isolation, TaskStatus, WorkflowSpec
 from claude_pm.workflow.worktrees import find_repository
 
 if TYPE_CHECKING:
@@ -419,6 +419,66 @@ class WorkflowEngine:
         )
         self.journal.set_status(workflow_id, WorkflowStatus.CANCELLED)
         return "cancelled"
+
+    # -- reading ------------------------------------------------------------------------
+
+    def snapshot(self, workflow_id: str) -> WorkflowResult:
+        """A workflow as its journal has it now, running or ended (``workflow status``).
+
+        A workflow journaled running whose orchestrator no longer exists reads
+        ``interrupted`` (``workflow resume`` continues it).
+
+        Raises:
+            InvalidInput: no workflow has this id.
+        """
+        workflow = self._workflow(workflow_id)
+        status = workflow.status
+        if status is WorkflowStatus.RUNNING and not identity_alive(workflow.orchestrator):
+            status = WorkflowStatus.INTERRUPTED
+        try:
+            spec = parse_workflow(workflow.input)
+            plan: WorkflowPlan | None = plan_workflow(spec)
+        except WorkflowInvalid:
+            plan = None
+        in_doubt: dict[str, list[str]] = {}
+        for effect in self.journal.effects(workflow_id):
+            if effect.status.value == "in_doubt":
+                in_doubt.setdefault(effect.task_id, []).append(effect.key)
+        outcomes = tuple(
+            TaskOutcome(
+                task_id=t.task_id,
+                agent_type=t.agent_type,
+                status=t.status,
+                attempts=t.attempts,
+                interrupted=t.interrupted,
+                started_at=t.started_at,
+                finished_at=t.finished_at,
+                reason=t.reason,
+                record=self.runs.get(t.run_id) if t.run_id else None,
+                worktree=WorktreeNote.from_dict(t.worktree) if t.worktree else None,
+                effects_in_doubt=tuple(in_doubt.get(t.task_id, ())),
+                cost_usd=t.cost_usd,
+            )
+            for t in self.journal.tasks(workflow_id)
+        )
+        costs = [t.cost_usd for t in outcomes if t.cost_usd is not None]
+        started = workflow.started_at or workflow.created_at
+        return WorkflowResult(
+            workflow_id=workflow_id,
+            description=workflow.description,
+            status=status,
+            coordination_mode=CoordinationMode(workflow.coordination_mode),
+            coordination_mode_used=CoordinationMode(workflow.mode_used),
+            tasks=outcomes,
+            critical_path=plan.critical_path if plan is not None else (),
+            makespan_s=(workflow.finished_at or time.time()) - started,
+            mode_note=plan.mode_note if plan is not None else None,
+            cost_usd=sum(costs) if costs else None,
+            budget_usd=workflow.budget_usd,
+            resumed=workflow.resumes > 0,
+            cancelled_reason=workflow.cancel_reason,
+            executor=workflow.executor,
+        )
 
     def reclaim_dead(self) -> list[Reclaimed]:
         """Reclaim every workflow whose orchestrator died (``claude-pm doctor`` calls it)."""

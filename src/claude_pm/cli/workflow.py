@@ -1,0 +1,571 @@
+"""``claude-pm workflow``: run workflow files, check them, watch, resume and cancel workflows.
+
+A workflow file is YAML holding the ``coordinate_multi_agent_workflow`` input
+(see :mod:`claude_pm.workflow.files`). Every workflow is journaled in the
+project's state database under its id (``wf-...``), which the other commands
+take: ``status``, ``resume`` (after its orchestrator died, even by SIGKILL),
+``cancel``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claude_pm.cli.guard import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, with_settings
+from claude_pm.cli.output import error, print_json
+
+if TYPE_CHECKING:
+    from claude_pm.config import Settings
+    from claude_pm.workflow.engine import WorkflowEngine
+    from claude_pm.workflow.outcome import WorkflowEvent, WorkflowResult
+
+EXIT_INTERRUPTED = 130
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "workflow",
+        help="run, check, watch, resume and cancel workflows of agent tasks",
+        description="Workflows of agent tasks from YAML files holding the "
+        "coordinate_multi_agent_workflow input. Each run is journaled in "
+        "PROJECT/.claude-pm/state.db under a workflow id (wf-...) that status, resume and "
+        "cancel take. run and resume exit 0 when every task completed, 1 when one did not, "
+        "2 on bad input (every problem of the file is listed), 130 when interrupted.",
+    )
+    commands = parser.add_subparsers(dest="workflow_command", metavar="ACTION", required=True)
+
+    run = commands.add_parser("run", help="run a workflow file", description=_RUN_HELP)
+    run.add_argument("file", type=Path, help="the workflow file (YAML)")
+    _run_flags(run)
+    run.add_argument(
+        "--backend",
+        default=None,
+        help="backend of agents whose definition pins none (default: the backend setting)",
+    )
+    run.add_argument(
+        "--budget-usd",
+        dest="workflow_budget_usd",
+        type=float,
+        default=None,
+        help="dollar cap of the workflow when the file names none "
+        "(default: $CLAUDE_PM_WORKFLOW_BUDGET_USD)",
+    )
+    run.set_defaults(func=run_command)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a workflow file and print its plan",
+        description="Check a workflow file as a run would (agents, dependencies, cycles, "
+        "limits, backends, worktrees) without running anything, and print its plan: the "
+        "mode used, the levels (tasks of one level never depend on each other) and the "
+        "critical path (estimated from each task's timeout, else its agent's). Exits 0 when "
+        "valid, 2 with every problem listed.",
+    )
+    validate.add_argument("file", type=Path, help="the workflow file (YAML)")
+    validate.add_argument("--json", action="store_true", help="print JSON")
+    validate.set_defaults(func=validate_command)
+
+    status = commands.add_parser(
+        "status",
+        help="one workflow's tasks as the journal has them",
+        description="Every task of a workflow (the latest one without RUN_ID): its state, "
+        "attempts, run and why it was skipped. A workflow whose orchestrator died shows as "
+        "interrupted: `workflow resume` continues it.",
+    )
+    status.add_argument("run_id", nargs="?", default=None, help="the workflow id (wf-...)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=status_command)
+
+    listing = commands.add_parser("list", help="recent workflows, newest first")
+    listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=list_command)
+
+    resume = commands.add_parser(
+        "resume",
+        help="continue a workflow whose orchestrator died",
+        description="Continue a workflow whose orchestrator is gone (killed, even with "
+        "SIGKILL, or the machine rebooted): what its trees left running is killed, its "
+        "worktrees removed; completed tasks are not run again, a task that was running runs "
+        "again as a fresh attempt (interrupted in the result); an effect that may be half "
+        "done (tickets, a branch) is reported as in doubt and never repeated.",
+    )
+    resume.add_argument("run_id", help="the workflow id (wf-...)")
+    _run_flags(resume)
+    resume.set_defaults(func=resume_command)
+
+    cancel = commands.add_parser(
+        "cancel",
+        help="cancel a running workflow",
+        description="Ask the live orchestrator of a workflow (found by its recorded pid and "
+        "start time) to cancel it: it stops scheduling, kills its agents' process trees and "
+        "records them cancelled. A workflow whose orchestrator is dead is cleaned up and "
+        "marked cancelled here. Exits 0 when the workflow is cancelled (or had ended), 1 "
+        "when the orchestrator did not confirm within --wait seconds.",
+    )
+    cancel.add_argument("run_id", help="the workflow id (wf-...)")
+    cancel.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for the orchestrator (30)"
+    )
+    cancel.set_defaults(func=cancel_command)
+
+
+_RUN_HELP = (
+    "Run the workflow in FILE: every problem is reported before anything runs; then the "
+    "tasks run as their dependencies, priorities, write sets and max_concurrency allow. In "
+    "a terminal a live view shows each task; in a pipe, one line per change. --json prints "
+    "one JSON document at the end (its workflow_id is what status, resume and cancel take)."
+)
+
+
+def _run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default=None,
+        help="where tasks run (default: the executor setting, local)",
+    )
+    parser.add_argument(
+        "--address", default=None, help="the Ray cluster of --executor ray (default: a local one)"
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no live view or progress lines on stderr"
+    )
+
+
+def _engine(settings: Settings) -> WorkflowEngine:
+    from claude_pm.agents.registry import AgentRegistry
+    from claude_pm.state import Database
+    from claude_pm.workflow.engine import WorkflowEngine
+
+    return WorkflowEngine(
+        settings, AgentRegistry.from_settings(settings), Database(settings.db_path)
+    )
+
+
+def _existing_engine(settings: Settings) -> WorkflowEngine | None:
+    if not settings.db_path.exists():
+        error(f"no workflow recorded yet in {settings.db_path}")
+        return None
+    return _engine(settings)
+
+
+def _document(
+    settings: Settings, result: WorkflowResult, *, every_task: bool = False
+) -> dict[str, Any]:
+    from claude_pm.tools.results import workflow_result
+
+    return workflow_result(
+        result,
+        max_report_bytes=settings.max_report_bytes,
+        max_tickets_listed=settings.max_tickets_listed,
+        every_task=every_task,
+    )
+
+
+# -- run and resume ---------------------------------------------------------------------
+
+
+@with_settings
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.errors import InvalidInput, WorkflowInvalid
+    from claude_pm.workflow.files import load_workflow_file
+
+    try:
+        data = load_workflow_file(args.file)
+        engine = _engine(settings)
+        checked = engine.check(data)
+    except (WorkflowInvalid, InvalidInput) as e:
+        _problems(e)
+        return EXIT_BAD_INPUT
+    tasks = [(t.id, t.agent_type) for t in checked.spec.tasks]
+    return _drive(args, settings, engine, tasks, lambda on: engine.run(data, on_event=on))
+
+
+@with_settings
+def resume_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.errors import InvalidInput, WorkflowInvalid
+
+    engine = _existing_engine(settings)
+    if engine is None:
+        return EXIT_BAD_INPUT
+    try:
+        tasks = [(t.task_id, t.agent_type) for t in engine.snapshot(args.run_id).tasks]
+    except InvalidInput as e:
+        error(e.message)
+        return EXIT_FAILED
+    try:
+        return _drive(
+            args, settings, engine, tasks, lambda on: engine.resume(args.run_id, on_event=on)
+        )
+    except WorkflowInvalid as e:
+        _problems(e)
+        return EXIT_FAILED
+
+
+def _drive(
+    args: argparse.Namespace,
+    settings: Settings,
+    engine: WorkflowEngine,
+    tasks: list[tuple[str, str]],
+    start: Any,
+) -> int:
+    view = _view(tasks, quiet=args.quiet)
+    seen: list[str] = []
+
+    def on_event(event: WorkflowEvent) -> None:
+        if not seen:
+            seen.append(event.workflow_id)
+        view.update(event)
+
+    try:
+        with view:
+            result = start(on_event)
+    except (KeyboardInterrupt, SystemExit):
+        if seen:
+            print(f"claude-pm: workflow {seen[0]} interrupted and cancelled", file=sys.stderr)
+            _show(args, settings, engine.snapshot(seen[0]))
+        raise
+    finally:
+        engine.close()
+    _show(args, settings, result)
+    return EXIT_OK if result.completed else EXIT_FAILED
+
+
+def _show(args: argparse.Namespace, settings: Settings, result: WorkflowResult) -> None:
+    if args.json:
+        print_json(_document(settings, result))
+    else:
+        _print_result(result)
+
+
+def _problems(e: Any) -> None:
+    error(e.message)
+    problems = getattr(e, "problems", None) or []
+    if len(problems) > 1:
+        for problem in problems:
+            sys.stderr.write(f"  - {problem}\n")
+
+
+# -- validate, status, list, cancel -----------------------------------------------------
+
+
+@with_settings
+def validate_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.errors import InvalidInput, WorkflowInvalid
+    from claude_pm.workflow.files import load_workflow_file
+
+    try:
+        checked = _engine(settings).check(load_workflow_file(args.file))
+    except (WorkflowInvalid, InvalidInput) as e:
+        _problems(e)
+        return EXIT_BAD_INPUT
+    spec, plan = checked.spec, checked.plan
+    if args.json:
+        print_json(
+            {
+                "valid": True,
+                "workflow_description": spec.description,
+                "total_tasks": len(spec.tasks),
+                "coordination_mode": str(spec.coordination_mode),
+                "coordination_mode_used": str(plan.coordination_mode_used),
+                "mode_note": plan.mode_note,
+                "max_concurrency": spec.max_concurrency,
+                "levels": [list(level) for level in plan.levels],
+                "critical_path": list(plan.critical_path),
+                "critical_path_estimate_s": plan.critical_path_s,
+                "order": list(plan.order),
+                "input_hash": checked.input_hash,
+            }
+        )
+        return EXIT_OK
+    out = sys.stdout
+    out.write(
+        f"valid: {spec.description!r}, {len(spec.tasks)} task(s), mode "
+        f"{plan.coordination_mode_used}, max concurrency {spec.max_concurrency}\n"
+    )
+    if plan.mode_note:
+        out.write(f"note: {plan.mode_note}\n")
+    for n, level in enumerate(plan.levels):
+        out.write(f"level {n}: {', '.join(level)}\n")
+    out.write(
+        f"critical path: {' -> '.join(plan.critical_path)} "
+        f"(estimated {plan.critical_path_s:g}s from timeouts)\n"
+    )
+    return EXIT_OK
+
+
+@with_settings
+def status_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.errors import InvalidInput
+
+    engine = _existing_engine(settings)
+    if engine is None:
+        return EXIT_BAD_INPUT
+    try:
+        run_id = args.run_id
+        if run_id is None:
+            latest = engine.journal.workflows(1)
+            if not latest:
+                error("no workflow recorded yet (see `claude-pm workflow run`)")
+                return EXIT_FAILED
+            run_id = latest[0].workflow_id
+        result = engine.snapshot(run_id)
+        events = engine.journal.events(run_id, last=10)
+    except InvalidInput as e:
+        error(e.message)
+        return EXIT_FAILED
+    finally:
+        engine.close()
+    if args.json:
+        document = _document(settings, result, every_task=True)
+        document["last_events"] = events
+        print_json(document)
+        return EXIT_OK
+    _print_result(result)
+    return EXIT_OK
+
+
+@with_settings
+def list_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.process.identity import identity_alive
+
+    engine = _existing_engine(settings)
+    if engine is None:
+        return EXIT_BAD_INPUT
+    try:
+        workflows = engine.journal.workflows(args.limit)
+        rows: list[dict[str, Any]] = []
+        for w in workflows:
+            tasks = engine.journal.tasks(w.workflow_id)
+            status = w.status.value
+            if status == "running" and not identity_alive(w.orchestrator):
+                status = "interrupted"
+            rows.append(
+                {
+                    "workflow_id": w.workflow_id,
+                    "workflow_description": w.description,
+                    "status": status,
+                    "total_tasks": len(tasks),
+                    "completed_tasks": sum(1 for t in tasks if t.status.value == "completed"),
+                    "created_at": w.created_at,
+                    "resumes": w.resumes,
+                }
+            )
+    finally:
+        engine.close()
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} workflow(s)", title_justify="left", box=None)
+    for column in ("workflow", "status", "tasks", "description"):
+        table.add_column(column, no_wrap=column != "description")
+    for row in rows:
+        table.add_row(
+            row["workflow_id"],
+            row["status"],
+            f"{row['completed_tasks']}/{row['total_tasks']}",
+            row["workflow_description"][:80],
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+@with_settings
+def cancel_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.errors import InvalidInput
+
+    engine = _existing_engine(settings)
+    if engine is None:
+        return EXIT_BAD_INPUT
+    try:
+        try:
+            outcome = engine.cancel(args.run_id)
+        except InvalidInput as e:
+            error(e.message)
+            return EXIT_FAILED
+        if outcome == "cancelled":
+            print(f"workflow {args.run_id}: its orchestrator was gone; cleaned up and cancelled")
+            return EXIT_OK
+        if outcome != "requested":
+            print(f"workflow {args.run_id} had already ended: {outcome}")
+            return EXIT_OK
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            current = engine.journal.workflow(args.run_id)
+            if current is not None and current.status.value != "running":
+                print(f"workflow {args.run_id}: {current.status.value}")
+                return EXIT_OK
+            time.sleep(0.1)
+        workflow = engine.journal.workflow(args.run_id)
+        who = workflow.orchestrator if workflow is not None else "?"
+        error(
+            f"workflow {args.run_id}: cancel requested, but its orchestrator ({who}: boot/pid/"
+            f"start) has not confirmed within {args.wait:g}s; it may be busy, or stop it with kill"
+        )
+        return EXIT_FAILED
+    finally:
+        engine.close()
+
+
+# -- showing ----------------------------------------------------------------------------
+
+
+def _print_result(result: WorkflowResult) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = Console(highlight=False, soft_wrap=True)
+    colour = {"completed": "green", "running": "yellow"}.get(result.status.value, "red")
+    done = result.count(_status("completed"))
+    out.print(
+        f"[bold {colour}]{result.status.value}[/] workflow [bold]{result.workflow_id}[/]: "
+        f"{done}/{len(result.tasks)} task(s) completed in {result.makespan_s:.2f}s "
+        f"(mode {result.coordination_mode_used.value}"
+        + (f", cost ${result.cost_usd:.4f}" if result.cost_usd is not None else "")
+        + ")"
+    )
+    table = Table(box=None, show_edge=False)
+    for column in ("task", "agent", "status", "attempts", "time", "tickets", "notes"):
+        table.add_column(column, no_wrap=column != "notes")
+    for task in result.tasks:
+        wall = task.result.process.wall_time_s if task.result is not None else None
+        if wall is None and task.record is not None:
+            wall = task.record.wall_time_s
+        tickets = len(task.result.tickets_saved) if task.result is not None else None
+        notes = []
+        if task.interrupted:
+            notes.append("interrupted, run again")
+        if task.reason and task.status.value != "completed":
+            notes.append(task.reason)
+        if task.worktree is not None and task.worktree.branch is not None:
+            b = task.worktree.branch
+            notes.append(f"branch {b.name} (+{b.insertions} -{b.deletions})")
+        if task.worktree is not None and task.worktree.dirty:
+            notes.append("project was dirty: uncommitted changes not seen")
+        if task.effects_in_doubt:
+            notes.append("in doubt: " + ", ".join(task.effects_in_doubt))
+        table.add_row(
+            escape(task.task_id),
+            escape(task.agent_type),
+            task.status.value,
+            str(task.attempts),
+            f"{wall:.2f}s" if wall is not None else "",
+            str(tickets) if tickets is not None else "",
+            escape("; ".join(notes)[:300]),
+        )
+    out.print(table)
+    out.print(
+        f"details: claude-pm workflow status {result.workflow_id}; runs: claude-pm runs show RUN",
+        markup=False,
+    )
+
+
+def _status(value: str) -> Any:
+    from claude_pm.workflow.spec import TaskStatus
+
+    return TaskStatus(value)
+
+
+class _Lines:
+    """Plain progress lines on stderr (a pipe, a log)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.t0 = time.monotonic()
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def update(self, event: WorkflowEvent) -> None:
+        if self.quiet or event.kind.value in ("tick", "workflow_ended"):
+            return
+        who = f"task {event.task_id} ({event.agent_type})" if event.task_id else "workflow"
+        sys.stderr.write(
+            f"[{time.monotonic() - self.t0:7.1f}s] {event.done}/{event.total} {who}: "
+            f"{event.message}\n"
+        )
+        sys.stderr.flush()
+
+
+class _Live:
+    """The live view in a terminal: every task's state, time, memory; tickets so far."""
+
+    def __init__(self, tasks: list[tuple[str, str]]) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.rows = {
+            tid: {"agent": agent, "state": "pending", "attempt": 0} for tid, agent in tasks
+        }
+        self.started: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
+        self.rss: dict[str, int | None] = {}
+        self.header = "starting"
+        self.live = Live(self._table(), console=Console(stderr=True), refresh_per_second=4)
+
+    def __enter__(self) -> _Live:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.__exit__(*exc)
+
+    def update(self, event: WorkflowEvent) -> None:
+        now = time.monotonic()
+        tid = event.task_id
+        if tid is not None and tid in self.rows:
+            row = self.rows[tid]
+            row["attempt"] = event.attempt
+            if event.kind.value == "started":
+                row["state"] = "running"
+                self.started[tid] = now
+                self.ended.pop(tid, None)
+            elif event.kind.value == "retrying":
+                row["state"] = "retrying"
+                self.ended[tid] = now
+            elif event.status is not None:
+                row["state"] = event.status.value
+                self.ended[tid] = now
+        for running in event.running:
+            self.rss[running.task_id] = running.rss_bytes
+        self.header = f"{event.done}/{event.total} done, {event.tickets} ticket(s) stored"
+        self.live.update(self._table())
+
+    def _table(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=self.header, title_justify="left", box=None)
+        for column in ("task", "agent", "state", "attempt", "time", "memory"):
+            table.add_column(column, no_wrap=True)
+        now = time.monotonic()
+        for tid, row in self.rows.items():
+            start = self.started.get(tid)
+            elapsed = "" if start is None else f"{self.ended.get(tid, now) - start:.1f}s"
+            rss = self.rss.get(tid) if row["state"] == "running" else None
+            memory = f"{rss / (1024 * 1024):.1f} MB" if rss else ""
+            table.add_row(
+                Text(tid), Text(str(row["agent"])), str(row["state"]), str(row["attempt"] or ""),
+                elapsed,
+                memory,
+            )  # fmt: skip
+        return table
+
+
+def _view(tasks: list[tuple[str, str]], *, quiet: bool) -> _Lines | _Live:
+    if not quiet and sys.stderr.isatty():
+        return _Live(tasks)
+    return _Lines(quiet)
