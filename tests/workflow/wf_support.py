@@ -32,6 +32,13 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout.strip()
 
 
+def commit_all(repo: Path, message: str = "agents") -> str:
+    """Commit everything in ``repo`` (a project commits its agents); returns the new HEAD."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message, env=GIT_ENV)
+    return git(repo, "rev-parse", "HEAD")
+
+
 def workflow(*tasks: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {"workflow_description": "test workflow", "agent_tasks": list(tasks), **fields}
 
@@ -58,21 +65,23 @@ print("failing:", sys.stdin.read().strip())
 sys.exit(3)
 """
 
-#: The task is "NAME" or "NAME meet OTHER". Appends "start NAME" and "end NAME" to log.txt
-#: around a short wait; with "meet OTHER", first waits until OTHER has started too (a
-#: rendezvous: both ran at the same time, whatever the machine's speed).
+#: The task is "NAME", or "NAME meet OTHER [DIR]". Appends "start NAME" and "end NAME" to
+#: log.txt around a short wait; with "meet OTHER", first waits until OTHER has started too
+#: (a rendezvous: both ran at the same time, whatever the machine's speed). The markers are
+#: in DIR when given (agents in separate worktrees share no working directory).
 LOGGED = """
 import pathlib, sys, time
 words = sys.stdin.read().split()
 me = words[0]
+where = pathlib.Path(words[3]) if len(words) > 3 else pathlib.Path(".")
 def note(what):
     with open("log.txt", "a") as f:
         f.write(what + " " + me + "\\n")
 note("start")
-pathlib.Path(me + ".here").write_text("yes")
-if len(words) == 3 and words[1] == "meet":
-    deadline = time.monotonic() + 60
-    while not pathlib.Path(words[2] + ".here").exists():
+(where / (me + ".here")).write_text("yes")
+if len(words) >= 3 and words[1] == "meet":
+    deadline = time.monotonic() + 30
+    while not (where / (words[2] + ".here")).exists():
         if time.monotonic() > deadline:
             print("never met", words[2])
             sys.exit(4)

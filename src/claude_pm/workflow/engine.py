@@ -131,25 +131,40 @@ class WorkflowEngine:
         reason = definition.unavailable_reason(self.settings.default_backend)
         return None if reason is None else f"agent {agent_type!r} cannot run here: {reason}"
 
-    def _task_problems(self, spec: WorkflowSpec) -> list[str]:
+    def _task_problems(self, tasks: Any) -> list[str]:
+        """The engine's own problems with each task the registry knows (best effort on raw
+        input, so they join the parser's in one error)."""
         problems: list[str] = []
         boundaries = (self.settings.project_root, *self.settings.allowed_project_roots)
         repos: dict[Path, str | None] = {}
-        for task in spec.tasks:
-            where = f"task {task.id!r} (agent_tasks[{task.position}]): "
-            definition = self.registry.get(task.agent_type)
-            if task.backend is not None:
-                reason = definition.unavailable_reason(task.backend)
+        for position, task in enumerate(tasks if isinstance(tasks, (list, tuple)) else ()):
+            if not isinstance(task, Mapping) or not isinstance(task.get("agent_type"), str):
+                continue
+            try:
+                definition = self.registry.get(task["agent_type"])
+            except ClaudePMError:
+                continue  # the parser says so
+            tid = task.get("id")
+            where = (
+                f"task {tid!r} " if isinstance(tid, str) else ""
+            ) + f"(agent_tasks[{position}]): "
+            backend = task.get("backend")
+            if isinstance(backend, str):
+                reason = definition.unavailable_reason(backend)
                 if reason is not None:
-                    problems.append(f"{where}agent {task.agent_type!r} cannot run: {reason}")
+                    problems.append(f"{where}agent {definition.agent_type!r} cannot run: {reason}")
+            given = task.get("context")
+            context: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
             try:
                 root = resolve_project_root(
-                    task.context.get("project_root", self.settings.project_root), boundaries
+                    context.get("project_root", self.settings.project_root), boundaries
                 )
             except ClaudePMError as e:
                 problems.append(where + e.message)
                 continue
-            if task.isolated or _definition_isolated(definition):
+            if task.get("isolation") == Isolation.WORKTREE.value or _definition_isolated(
+                definition
+            ):
                 if root not in repos:
                     found = find_repository(root)
                     repos[root] = found if isinstance(found, str) else None
@@ -163,12 +178,26 @@ class WorkflowEngine:
         Raises:
             WorkflowInvalid: every problem found, the first in the message.
         """
-        parsed = parse_workflow(arguments, check_agent=self._agent_problem)
-        problems = self._task_problems(parsed)
+        raw_tasks = arguments.get("agent_tasks") if isinstance(arguments, Mapping) else None
+        try:
+            parsed = parse_workflow(arguments, check_agent=self._agent_problem)
+        except WorkflowInvalid as e:
+            extra = self._task_problems(raw_tasks)
+            if not extra:
+                raise
+            raise WorkflowInvalid(
+                _with_more(e.message, len(extra)),
+                problems=[*e.problems, *extra],
+                field=e.field,
+                task_id=e.task_id,
+                cycle=e.cycle,
+            ) from None
+        problems = self._task_problems(raw_tasks)
         if problems:
-            more = len(problems) - 1
-            suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-            raise WorkflowInvalid(f"Invalid workflow: {problems[0]}{suffix}.", problems=problems)
+            raise WorkflowInvalid(
+                _with_more(f"Invalid workflow: {problems[0]}.", len(problems) - 1),
+                problems=problems,
+            )
         definitions: dict[str, tuple[AgentDefinition, str]] = {}
         tasks = []
         for task in parsed.tasks:
@@ -489,6 +518,19 @@ class WorkflowEngine:
 
 
 _KEPT = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED})
+
+
+def _with_more(message: str, more: int) -> str:
+    """``message`` saying ``more`` further problems (after any count it already has)."""
+    if more <= 0:
+        return message
+    head = message.rstrip(".")
+    if head.endswith("more problem)") or head.endswith("more problems)"):
+        count = int(head.rsplit("(and ", 1)[1].split(" ")[0]) + more
+        head = head.rsplit(" (and ", 1)[0]
+    else:
+        count = more
+    return f"{head} (and {count} more problem{'s' if count > 1 else ''})."
 
 
 def _definition_isolated(definition: AgentDefinition) -> bool:
