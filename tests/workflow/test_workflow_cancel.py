@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
-from waiting import alive, wait_for
 from wf_support import by_id, workflow
 
 from claude_pm import ClaudeToolHandler
 from claude_pm.state import Database
 from claude_pm.workflow.journal import WorkflowJournal
+from waiting import alive, wait_for
 
 #: Starts a grandchild, writes "PID GRANDCHILD_PID" to NAME.pids, sleeps.
 SLEEPER = """

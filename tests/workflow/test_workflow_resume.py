@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_groups
-from waiting import alive, wait_for
 from wf_support import by_id, commit_all, git, workflow
 
 from claude_pm.state import Database
 from claude_pm.tickets.store import TicketStore
 from claude_pm.workflow.journal import WorkflowJournal
+from conftest import run_groups
+from waiting import alive, wait_for
 
 pytestmark = pytest.mark.slow
 
