@@ -300,7 +300,7 @@ def test_every_change_is_journaled_and_tickets_are_effects(
         assert (effect.kind, effect.status.value) == ("tickets", "done")
         kinds = [e["kind"] for e in j.events(wid, last=50)]
     assert kinds[0] == "workflow_created" and kinds[-1] == "workflow_completed"
-    assert kinds.index("attempt_started") < kinds.index("attempt_ended")
+    assert "task_completed" in kinds
     [ticket] = TicketStore(database).find()
     assert ticket.title == "follow up on alpha"
     assert time.time() - record.created_at < 600

@@ -131,17 +131,25 @@ class WorkflowEngine:
         reason = definition.unavailable_reason(self.settings.default_backend)
         return None if reason is None else f"agent {agent_type!r} cannot run here: {reason}"
 
+    def _definition(self, agent_type: str, known: dict[str, AgentDefinition]) -> AgentDefinition:
+        """The registry's definition, looked up once per agent type of a workflow."""
+        if agent_type not in known:
+            known[agent_type] = self.registry.get(agent_type)
+        return known[agent_type]
+
     def _task_problems(self, tasks: Any) -> list[str]:
         """The engine's own problems with each task the registry knows (best effort on raw
         input, so they join the parser's in one error)."""
         problems: list[str] = []
         boundaries = (self.settings.project_root, *self.settings.allowed_project_roots)
         repos: dict[Path, str | None] = {}
+        roots: dict[str, Path | str] = {}
+        known: dict[str, AgentDefinition] = {}
         for position, task in enumerate(tasks if isinstance(tasks, (list, tuple)) else ()):
             if not isinstance(task, Mapping) or not isinstance(task.get("agent_type"), str):
                 continue
             try:
-                definition = self.registry.get(task["agent_type"])
+                definition = self._definition(task["agent_type"], known)
             except ClaudePMError:
                 continue  # the parser says so
             tid = task.get("id")
@@ -155,12 +163,16 @@ class WorkflowEngine:
                     problems.append(f"{where}agent {definition.agent_type!r} cannot run: {reason}")
             given = task.get("context")
             context: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
-            try:
-                root = resolve_project_root(
-                    context.get("project_root", self.settings.project_root), boundaries
-                )
-            except ClaudePMError as e:
-                problems.append(where + e.message)
+            named = context.get("project_root", self.settings.project_root)
+            key = str(named) if isinstance(named, (str, Path)) else repr(named)
+            if key not in roots:
+                try:
+                    roots[key] = resolve_project_root(named, boundaries)
+                except ClaudePMError as e:
+                    roots[key] = e.message
+            root = roots[key]
+            if isinstance(root, str):
+                problems.append(where + root)
                 continue
             if task.get("isolation") == Isolation.WORKTREE.value or _definition_isolated(
                 definition
@@ -199,9 +211,10 @@ class WorkflowEngine:
                 problems=problems,
             )
         definitions: dict[str, tuple[AgentDefinition, str]] = {}
+        known: dict[str, AgentDefinition] = {}
         tasks = []
         for task in parsed.tasks:
-            definition = self.registry.get(task.agent_type)
+            definition = self._definition(task.agent_type, known)
             backend = definition.backend_for(task.backend or self.settings.default_backend)
             definitions[task.id] = (definition, backend)
             if task.isolation is None and _definition_isolated(definition):

@@ -10,7 +10,8 @@ The tables live in the project's state database (migration 5, owned here)::
                        identity of its process tree, outcome, cost, backend session
     workflow_effects   side effects under idempotency keys (the tickets an attempt
                        stores, the branch it leaves): intended, done or in doubt
-    workflow_events    the append-only log of all of it, in order
+    workflow_events    the append-only log of the workflow's and its tasks' changes (the
+                       attempts are their own log: each row has its start and end)
 
 The protocol the engine follows: an attempt is journaled (with its run id and,
 for an isolated task, its worktree) before its hand-off is written and its
@@ -199,7 +200,6 @@ _SCHEMA = (
         retry_kind TEXT,
         PRIMARY KEY (workflow_id, task_id, attempt)
     )""",
-    "CREATE INDEX IF NOT EXISTS workflow_attempts_by_status ON workflow_attempts(status)",
     """CREATE TABLE IF NOT EXISTS workflow_effects (
         workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id) ON DELETE CASCADE,
         key TEXT NOT NULL,
@@ -213,7 +213,7 @@ _SCHEMA = (
         PRIMARY KEY (workflow_id, key)
     )""",
     """CREATE TABLE IF NOT EXISTS workflow_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id) ON DELETE CASCADE,
         at REAL NOT NULL,
         task_id TEXT,
@@ -283,6 +283,11 @@ class WorkflowJournal:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def _single(self, action: str, sql: str, args: Sequence[Any]) -> None:
+        """One statement, its own transaction (the connection is in autocommit mode)."""
+        with self._lock, self.database.guard(action):
+            self._connection().execute(sql, args)
 
     def _read(self, action: str, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock, self.database.guard(action):
@@ -400,20 +405,26 @@ class WorkflowJournal:
         worktree: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Tasks reaching a final state: ``(task_id, status, reason)`` each, in one transaction."""
-        if not changes:
-            return
+        if changes:
+            with self._write("journal the end of tasks") as c:
+                self._tasks_ended(c, workflow_id, changes, worktree)
+
+    def _tasks_ended(
+        self,
+        c: sqlite3.Connection,
+        workflow_id: str,
+        changes: Sequence[tuple[str, TaskStatus, str | None]],
+        worktree: Mapping[str, Mapping[str, Any]] | None,
+    ) -> None:
         now = time.time()
         notes = worktree or {}
-        with self._write("journal the end of tasks") as c:
-            for task_id, status, reason in changes:
-                c.execute(
-                    "UPDATE workflow_tasks SET status = ?, reason = ?, finished_at = ?,"
-                    " worktree = coalesce(?, worktree) WHERE workflow_id = ? AND task_id = ?",
-                    (status.value, reason, now, _dumps(notes.get(task_id)), workflow_id, task_id),
-                )
-                self._event(
-                    c, workflow_id, f"task_{status.value}", task_id, None, {"reason": reason}
-                )
+        for task_id, status, reason in changes:
+            c.execute(
+                "UPDATE workflow_tasks SET status = ?, reason = ?, finished_at = ?,"
+                " worktree = coalesce(?, worktree) WHERE workflow_id = ? AND task_id = ?",
+                (status.value, reason, now, _dumps(notes.get(task_id)), workflow_id, task_id),
+            )
+            self._event(c, workflow_id, f"task_{status.value}", task_id, None, {"reason": reason})
 
     def reset_tasks(self, workflow_id: str, task_ids: Sequence[str]) -> None:
         """Put tasks that ended without completing back to pending (a resume runs them again)."""
@@ -461,21 +472,17 @@ class WorkflowJournal:
                     record.task_id,
                 ),
             )
-            detail = {"run_id": record.run_id, "worktree": record.worktree_path}
-            self._event(
-                c, record.workflow_id, "attempt_started", record.task_id, record.attempt, detail
-            )
 
     def attempt_tree(
         self, workflow_id: str, task_id: str, attempt: int, tree: Mapping[str, Any]
     ) -> None:
         """The identity of an attempt's process tree, as soon as it is known."""
-        with self._write("journal an attempt's process tree") as c:
-            c.execute(
-                "UPDATE workflow_attempts SET tree = ? WHERE workflow_id = ? AND task_id = ?"
-                " AND attempt = ?",
-                (_dumps(dict(tree)), workflow_id, task_id, attempt),
-            )
+        self._single(
+            "journal an attempt's process tree",
+            "UPDATE workflow_attempts SET tree = ? WHERE workflow_id = ? AND task_id = ?"
+            " AND attempt = ?",
+            (_dumps(dict(tree)), workflow_id, task_id, attempt),
+        )
 
     def attempt_ended(
         self,
@@ -489,8 +496,12 @@ class WorkflowJournal:
         error: str | None = None,
         retry_kind: str | None = None,
         effects_done: Sequence[str] = (),
+        tasks_ended: Sequence[tuple[str, TaskStatus, str | None]] = (),
+        worktree: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """An attempt ended; ``effects_done`` are its effects that completed with it."""
+        """An attempt ended; ``effects_done`` are its effects that completed with it, and
+        ``tasks_ended`` the tasks that ended with it (see :meth:`task_ended`), all in one
+        transaction."""
         with self._write("journal the end of an attempt") as c:
             c.execute(
                 "UPDATE workflow_attempts SET status = ?, finished_at = ?, cost_usd = ?,"
@@ -524,8 +535,7 @@ class WorkflowJournal:
                 " AND key = ?",
                 [(EffectStatus.DONE.value, time.time(), workflow_id, k) for k in effects_done],
             )
-            detail = {"status": status.value, "error": error, "retry": retry_kind}
-            self._event(c, workflow_id, "attempt_ended", task_id, attempt, detail)
+            self._tasks_ended(c, workflow_id, tasks_ended, worktree)
 
     def mark_interrupted(self, workflow_id: str, attempts: Sequence[AttemptRecord]) -> None:
         """Attempts a dead orchestrator left running: their trees are gone now."""
@@ -555,22 +565,22 @@ class WorkflowJournal:
     def effect_intended(
         self, workflow_id: str, key: str, kind: str, task_id: str, attempt: int, detail: Any
     ) -> None:
-        with self._write("journal an intended effect") as c:
-            c.execute(
-                "INSERT INTO workflow_effects(workflow_id, key, kind, task_id, attempt, status,"
-                " detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(workflow_id, key) DO NOTHING",
-                (
-                    workflow_id,
-                    key,
-                    kind,
-                    task_id,
-                    attempt,
-                    EffectStatus.INTENDED.value,
-                    _dumps(detail),
-                    time.time(),
-                ),
-            )
+        self._single(
+            "journal an intended effect",
+            "INSERT INTO workflow_effects(workflow_id, key, kind, task_id, attempt, status,"
+            " detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(workflow_id, key) DO NOTHING",
+            (
+                workflow_id,
+                key,
+                kind,
+                task_id,
+                attempt,
+                EffectStatus.INTENDED.value,
+                _dumps(detail),
+                time.time(),
+            ),
+        )
 
     def effect_settled(
         self, workflow_id: str, key: str, status: EffectStatus, detail: Any = None

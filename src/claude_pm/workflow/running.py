@@ -396,11 +396,9 @@ class WorkflowRun:
         if worktree is not None:
             remove_worktree(worktree.repo, worktree.path)
         self.journal.attempt_started(replace(record, status=AttemptStatus.REFUSED))
-        self.journal.attempt_ended(
-            self.workflow_id, task_id, record.attempt, AttemptStatus.REFUSED, error=message
-        )
         self.budget.settle(reservation, None)
-        self._conclude(task_id, Decision(TaskStatus.FAILED, message))
+        attempt = (record.attempt, AttemptStatus.REFUSED, {"error": message})
+        self._conclude(task_id, Decision(TaskStatus.FAILED, message), attempt=attempt)
 
     # -- finishing ----------------------------------------------------------------------
 
@@ -465,20 +463,19 @@ class WorkflowRun:
             attempt_status = AttemptStatus(result.process.status.value)
         else:
             attempt_status = AttemptStatus(decision.status.value)
-        self.journal.attempt_ended(
-            self.workflow_id,
-            task_id,
-            number,
-            attempt_status,
-            cost_usd=cost,
-            backend_session_id=report.session_id if report is not None else None,
-            error=decision.reason,
-            retry_kind=decision.retry,
-            effects_done=effects,
-        )
+        ended: dict[str, Any] = {
+            "cost_usd": cost,
+            "backend_session_id": report.session_id if report is not None else None,
+            "error": decision.reason,
+            "retry_kind": decision.retry,
+            "effects_done": effects,
+        }
         if decision.retry is not None:
             status = self.scheduler.retry(task_id, not_before)
             if status is TaskStatus.READY:
+                self.journal.attempt_ended(
+                    self.workflow_id, task_id, number, attempt_status, **ended
+                )
                 if decision.retry == "rate_limit":
                     wait_s = max(0.0, not_before - time.monotonic())
                     self._emit(
@@ -490,13 +487,24 @@ class WorkflowRun:
                     )
                 self._emit(EventKind.RETRYING, f"retrying ({decision.retry})", task_id, number)
                 return
+            ended["retry_kind"] = None
             decision = Decision(status, self.scheduler.state(task_id).reason)
-            self._conclude(task_id, decision, already_ended=True)
+            self._conclude(
+                task_id, decision, already_ended=True, attempt=(number, attempt_status, ended)
+            )
             return
-        self._conclude(task_id, decision)
+        self._conclude(task_id, decision, attempt=(number, attempt_status, ended))
 
-    def _conclude(self, task_id: str, decision: Decision, *, already_ended: bool = False) -> None:
-        """Tell the scheduler and the journal how a task ended, and who is skipped for it."""
+    def _conclude(
+        self,
+        task_id: str,
+        decision: Decision,
+        *,
+        already_ended: bool = False,
+        attempt: tuple[int, AttemptStatus, dict[str, Any]] | None = None,
+    ) -> None:
+        """Tell the scheduler and the journal (with the attempt's end, in one transaction)
+        how a task ended, and who is skipped because of it."""
         skipped = () if already_ended else self.scheduler.finished(task_id, decision.status)
         self.final.add(task_id)
         self.final.update(skipped)
@@ -506,7 +514,19 @@ class WorkflowRun:
         changes = [(task_id, decision.status, decision.reason)]
         changes += [(s, TaskStatus.SKIPPED, self.scheduler.state(s).reason) for s in skipped]
         worktree = {task_id: book.worktree.to_dict()} if book.worktree is not None else None
-        self.journal.task_ended(self.workflow_id, changes, worktree=worktree)
+        if attempt is None:
+            self.journal.task_ended(self.workflow_id, changes, worktree=worktree)
+        else:
+            number, status, fields = attempt
+            self.journal.attempt_ended(
+                self.workflow_id,
+                task_id,
+                number,
+                status,
+                **fields,
+                tasks_ended=changes,
+                worktree=worktree,
+            )
         self._emit(EventKind.ENDED, decision.reason or str(decision.status), task_id,
                    status=decision.status)  # fmt: skip
         for s in skipped:
