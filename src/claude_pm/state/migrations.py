@@ -3,7 +3,7 @@
 A :class:`Migration` has a number, the service that owns the tables it
 touches, and a function that applies it inside the migration transaction.
 Services declare theirs next to their queries (``claude_pm.agents.runs`` for
-runs, ``claude_pm.tickets.schema`` for tickets, ``claude_pm.workflow.journal`` for
+runs, ``claude_pm.tickets.schema`` for tickets, ``claude_pm.workflow.records`` for
 workflows) and
 register them with :func:`register`; :data:`SCHEMA_OWNERS` names those modules
 so that opening a database always knows every migration, whatever the caller
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 SCHEMA_OWNERS: tuple[str, ...] = (
     "claude_pm.agents.runs",
     "claude_pm.tickets.schema",
-    "claude_pm.workflow.journal",
+    "claude_pm.workflow.records",
 )
 
 

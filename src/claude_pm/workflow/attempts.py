@@ -156,6 +156,29 @@ def build_request(
 
 
 @dataclass(frozen=True)
+class EngineOptions:
+    """How the engine runs workflows, beyond what a workflow says.
+
+    ``retry_timeouts`` makes a timeout count as a failure worth a retry (it
+    uses one of the task's ``retries``). Retried spawn errors and timeouts wait
+    ``backoff_base_s`` x 2^n, at most ``backoff_max_s``. A task is retried after
+    rate-limit or overload errors at most ``rate_limit_retries`` times, each
+    after the limiter's pause (``rate_limit_pause_s`` when the backend did not
+    say how long). ``dependency_output_bytes`` caps the output tail each
+    dependency shows in ``dependency_results``. ``poll_s`` is how often the
+    journal is read for a ``workflow cancel`` request.
+    """
+
+    retry_timeouts: bool = False
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    rate_limit_retries: int = 5
+    rate_limit_pause_s: float = 5.0
+    dependency_output_bytes: int = 4096
+    poll_s: float = 0.25
+
+
+@dataclass(frozen=True)
 class Decision:
     """How an ended attempt leaves its task.
 
@@ -220,6 +243,7 @@ __all__ = [
     "DEPENDENCY_RESULTS_KEY",
     "WRITE_TOOLS",
     "Decision",
+    "EngineOptions",
     "backoff_s",
     "build_request",
     "can_write",

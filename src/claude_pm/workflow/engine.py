@@ -3,15 +3,9 @@
 :class:`WorkflowEngine` is what ``coordinate_multi_agent_workflow`` and
 ``claude-pm workflow`` call. Its life of one workflow:
 
-1. :meth:`~WorkflowEngine.check`: :func:`~claude_pm.workflow.parse.parse_workflow`
-   with the registry's check (an unknown agent, an agent that cannot run on
-   its backend here), plus the engine's own (a task's ``backend`` its agent
-   cannot run on, a project root outside the boundaries, ``isolation:
-   worktree`` outside a git repository with a commit): every problem in one
-   :class:`~claude_pm.errors.WorkflowInvalid`, before anything runs. A task
-   whose agent definition says ``isolation: worktree`` (the Claude Code field)
-   is isolated as if the task said so. The plan estimates each task by its
-   timeout, else its agent's, else the default.
+1. :meth:`~WorkflowEngine.check` (:mod:`claude_pm.workflow.checks`): every
+   problem of the workflow, its agents and its tasks in one
+   :class:`~claude_pm.errors.WorkflowInvalid`, before anything runs.
 2. :meth:`~WorkflowEngine.run`: the workflow is journaled (its normalized
    input and ``input_hash``, the orchestrator's identity), then a
    :class:`~claude_pm.workflow.running.WorkflowRun` runs it on an executor:
@@ -36,31 +30,26 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.agents.runner import AgentRunner
 from claude_pm.agents.runs import RunStore, new_run_id
 from claude_pm.config import ExecutorKind
-from claude_pm.context import resolve_project_root
-from claude_pm.errors import ClaudePMError, InvalidInput, NotAvailable, WorkflowInvalid
+from claude_pm.errors import InvalidInput, NotAvailable, WorkflowInvalid
 from claude_pm.process import Supervisor
 from claude_pm.process.identity import identity_alive, process_identity
-from claude_pm.workflow.attempts import can_write
+from claude_pm.workflow.attempts import EngineOptions
+from claude_pm.workflow.checks import CheckedWorkflow, WorkflowChecker
 from claude_pm.workflow.executors.base import ExecutorConfig
 from claude_pm.workflow.journal import WorkflowJournal, WorkflowRecord
 from claude_pm.workflow.outcome import TaskOutcome, WorkflowResult, WorkflowStatus, WorktreeNote
 from claude_pm.workflow.parse import parse_workflow
 from claude_pm.workflow.plan import WorkflowPlan, plan_workflow
 from claude_pm.workflow.reclaim import Reclaimed, reclaim_dead_workflows, reclaim_workflow
-from claude_pm.workflow.running import EngineOptions, EventCallback, Restored, WorkflowRun
-from claude_pm.workflow.spec import CoordinationMode, Isolation, TaskStatus, WorkflowSpec
-from claude_pm.workflow.worktrees import find_repository
+from claude_pm.workflow.running import EventCallback, Restored, WorkflowRun
+from claude_pm.workflow.spec import CoordinationMode, TaskStatus, WorkflowSpec
 
 if TYPE_CHECKING:
-    from claude_pm.agents.definition import AgentDefinition
     from claude_pm.agents.registry import AgentRegistry
     from claude_pm.cancel import CancelToken
     from claude_pm.config import Settings
@@ -71,23 +60,6 @@ log = logging.getLogger(__name__)
 
 #: A workflow id: ``wf-`` and a run id (sortable by start time).
 WORKFLOW_ID_PREFIX = "wf-"
-
-
-@dataclass(frozen=True)
-class CheckedWorkflow:
-    """A workflow that passed every check, ready to run.
-
-    ``spec`` is the one that runs (agent-level isolation applied);
-    ``input_hash`` is the hash of the input as given (``spec.input_hash`` of
-    the parsed input, before the engine's changes).
-    """
-
-    spec: WorkflowSpec
-    plan: WorkflowPlan
-    input: Mapping[str, Any]
-    input_hash: str
-    definitions: Mapping[str, tuple[AgentDefinition, str]]
-    can_write: Mapping[str, bool]
 
 
 def new_workflow_id() -> str:
@@ -123,118 +95,13 @@ class WorkflowEngine:
 
     # -- checking -----------------------------------------------------------------------
 
-    def _agent_problem(self, agent_type: str) -> str | None:
-        try:
-            definition = self.registry.get(agent_type)
-        except ClaudePMError as e:
-            return e.message
-        reason = definition.unavailable_reason(self.settings.default_backend)
-        return None if reason is None else f"agent {agent_type!r} cannot run here: {reason}"
-
-    def _definition(self, agent_type: str, known: dict[str, AgentDefinition]) -> AgentDefinition:
-        """The registry's definition, looked up once per agent type of a workflow."""
-        if agent_type not in known:
-            known[agent_type] = self.registry.get(agent_type)
-        return known[agent_type]
-
-    def _task_problems(self, tasks: Any) -> list[str]:
-        """The engine's own problems with each task the registry knows (best effort on raw
-        input, so they join the parser's in one error)."""
-        problems: list[str] = []
-        boundaries = (self.settings.project_root, *self.settings.allowed_project_roots)
-        repos: dict[Path, str | None] = {}
-        roots: dict[str, Path | str] = {}
-        known: dict[str, AgentDefinition] = {}
-        for position, task in enumerate(tasks if isinstance(tasks, (list, tuple)) else ()):
-            if not isinstance(task, Mapping) or not isinstance(task.get("agent_type"), str):
-                continue
-            try:
-                definition = self._definition(task["agent_type"], known)
-            except ClaudePMError:
-                continue  # the parser says so
-            tid = task.get("id")
-            where = (
-                f"task {tid!r} " if isinstance(tid, str) else ""
-            ) + f"(agent_tasks[{position}]): "
-            backend = task.get("backend")
-            if isinstance(backend, str):
-                reason = definition.unavailable_reason(backend)
-                if reason is not None:
-                    problems.append(f"{where}agent {definition.agent_type!r} cannot run: {reason}")
-            given = task.get("context")
-            context: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
-            named = context.get("project_root", self.settings.project_root)
-            key = str(named) if isinstance(named, (str, Path)) else repr(named)
-            if key not in roots:
-                try:
-                    roots[key] = resolve_project_root(named, boundaries)
-                except ClaudePMError as e:
-                    roots[key] = e.message
-            root = roots[key]
-            if isinstance(root, str):
-                problems.append(where + root)
-                continue
-            if task.get("isolation") == Isolation.WORKTREE.value or _definition_isolated(
-                definition
-            ):
-                if root not in repos:
-                    found = find_repository(root)
-                    repos[root] = found if isinstance(found, str) else None
-                if repos[root] is not None:
-                    problems.append(f"{where}isolation: worktree: {repos[root]}")
-        return problems
-
     def check(self, arguments: Any) -> CheckedWorkflow:
-        """Parse and check a workflow (tool arguments or a workflow file's content).
+        """Parse and check a workflow (see :class:`~claude_pm.workflow.checks.WorkflowChecker`).
 
         Raises:
             WorkflowInvalid: every problem found, the first in the message.
         """
-        raw_tasks = arguments.get("agent_tasks") if isinstance(arguments, Mapping) else None
-        try:
-            parsed = parse_workflow(arguments, check_agent=self._agent_problem)
-        except WorkflowInvalid as e:
-            extra = self._task_problems(raw_tasks)
-            if not extra:
-                raise
-            raise WorkflowInvalid(
-                _with_more(e.message, len(extra)),
-                problems=[*e.problems, *extra],
-                field=e.field,
-                task_id=e.task_id,
-                cycle=e.cycle,
-            ) from None
-        problems = self._task_problems(raw_tasks)
-        if problems:
-            raise WorkflowInvalid(
-                _with_more(f"Invalid workflow: {problems[0]}.", len(problems) - 1),
-                problems=problems,
-            )
-        definitions: dict[str, tuple[AgentDefinition, str]] = {}
-        known: dict[str, AgentDefinition] = {}
-        tasks = []
-        for task in parsed.tasks:
-            definition = self._definition(task.agent_type, known)
-            backend = definition.backend_for(task.backend or self.settings.default_backend)
-            definitions[task.id] = (definition, backend)
-            if task.isolation is None and _definition_isolated(definition):
-                task = replace(task, isolation=Isolation.WORKTREE)
-            tasks.append(task)
-        spec = replace(parsed, tasks=tuple(tasks))
-        estimates = {
-            t.id: float(
-                t.timeout_s or definitions[t.id][0].timeout_s or self.settings.default_timeout_s
-            )
-            for t in spec.tasks
-        }
-        return CheckedWorkflow(
-            spec=spec,
-            plan=plan_workflow(spec, estimates_s=estimates),
-            input=parsed.to_dict(),
-            input_hash=parsed.input_hash,
-            definitions=definitions,
-            can_write={t.id: can_write(definitions[t.id][0]) for t in spec.tasks},
-        )
+        return WorkflowChecker(self.settings, self.registry).check(arguments)
 
     # -- running ------------------------------------------------------------------------
 
@@ -531,23 +398,6 @@ class WorkflowEngine:
 
 
 _KEPT = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED})
-
-
-def _with_more(message: str, more: int) -> str:
-    """``message`` saying ``more`` further problems (after any count it already has)."""
-    if more <= 0:
-        return message
-    head = message.rstrip(".")
-    if head.endswith("more problem)") or head.endswith("more problems)"):
-        count = int(head.rsplit("(and ", 1)[1].split(" ")[0]) + more
-        head = head.rsplit(" (and ", 1)[0]
-    else:
-        count = more
-    return f"{head} (and {count} more problem{'s' if count > 1 else ''})."
-
-
-def _definition_isolated(definition: AgentDefinition) -> bool:
-    return str(definition.claude_code.get("isolation") or "") == Isolation.WORKTREE.value
 
 
 __all__ = ["CheckedWorkflow", "EngineOptions", "WorkflowEngine", "new_workflow_id"]

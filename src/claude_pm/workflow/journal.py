@@ -1,17 +1,8 @@
 """The workflow journal: every state change of a workflow run, stored before it is acted on.
 
-The tables live in the project's state database (migration 5, owned here)::
-
-    workflows          one row per workflow: its normalized input and hash, status,
-                       orchestrator identity, budget, cancel request
-    workflow_tasks     one row per task: status, attempts, why it was skipped, last run,
-                       cost, the branch it left
-    workflow_attempts  one row per attempt: run id, worktree (path, repo, base), the
-                       identity of its process tree, outcome, cost, backend session
-    workflow_effects   side effects under idempotency keys (the tickets an attempt
-                       stores, the branch it leaves): intended, done or in doubt
-    workflow_events    the append-only log of the workflow's and its tasks' changes (the
-                       attempts are their own log: each row has its start and end)
+The tables (:mod:`claude_pm.workflow.records`) live in the project's state
+database: workflows, their tasks, the tasks' attempts, the attempts' effects,
+and the events of it all.
 
 The protocol the engine follows: an attempt is journaled (with its run id and,
 for an isolated task, its worktree) before its hand-off is written and its
@@ -22,230 +13,42 @@ what may be left on disk (their worktrees) and which effects may be half done
 (``intended``): :mod:`claude_pm.workflow.reclaim` reads exactly that.
 
 One :class:`WorkflowJournal` keeps one connection, shared by the engine's
-threads under a lock; each write is one short ``BEGIN IMMEDIATE`` transaction
-that updates the state rows and appends the event.
+threads under a lock; each write is one short transaction that updates the
+rows and appends the event (the connection is in autocommit mode, so a
+single statement is a transaction of its own). Its connection stays open for
+the journal's life: closing the last connection of a WAL database checkpoints
+it, an fsync each time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.state.migrations import Migration, register
 from claude_pm.workflow.outcome import WorkflowStatus
+from claude_pm.workflow.records import (
+    JOURNAL_MIGRATION,
+    AttemptRecord,
+    AttemptStatus,
+    EffectRecord,
+    EffectStatus,
+    TaskRecord,
+    WorkflowRecord,
+    attempt_from_row,
+    dumps,
+    effect_from_row,
+    loads,
+    task_from_row,
+    workflow_from_row,
+)
 from claude_pm.workflow.spec import TaskStatus
 
 if TYPE_CHECKING:
     from claude_pm.state import Database
-
-#: The migration that creates the journal (migrations are numbered globally).
-JOURNAL_MIGRATION = 4
-
-
-class AttemptStatus(StrEnum):
-    """How one attempt of a task ended: a process status, or one of the journal's own."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    MEMORY_EXCEEDED = "memory_exceeded"
-    CANCELLED = "cancelled"
-    SPAWN_ERROR = "spawn_error"
-    #: The orchestrator died while it ran; a later orchestrator killed what was left.
-    INTERRUPTED = "interrupted"
-    #: Refused before it was spawned (its context or hand-off could not be prepared).
-    REFUSED = "refused"
-
-
-class EffectStatus(StrEnum):
-    INTENDED = "intended"
-    DONE = "done"
-    #: Intended by an orchestrator that died, and not provably done: never repeated.
-    IN_DOUBT = "in_doubt"
-
-
-@dataclass(frozen=True)
-class WorkflowRecord:
-    workflow_id: str
-    description: str
-    status: WorkflowStatus
-    input: Mapping[str, Any]
-    input_hash: str
-    coordination_mode: str
-    mode_used: str
-    created_at: float
-    orchestrator: str | None = None
-    budget_usd: float | None = None
-    executor: str = "local"
-    project_root: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    cancel_requested_at: float | None = None
-    cancel_reason: str | None = None
-    resumes: int = 0
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    workflow_id: str
-    task_id: str
-    position: int
-    agent_type: str
-    status: TaskStatus
-    attempts: int = 0
-    interrupted: bool = False
-    reason: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    run_id: str | None = None
-    cost_usd: float | None = None
-    worktree: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    workflow_id: str
-    task_id: str
-    attempt: int
-    status: AttemptStatus
-    started_at: float
-    run_id: str | None = None
-    finished_at: float | None = None
-    worktree_path: str | None = None
-    worktree_repo: str | None = None
-    worktree_base: str | None = None
-    tree: Mapping[str, Any] | None = None
-    cost_usd: float | None = None
-    reserved_usd: float | None = None
-    backend_session_id: str | None = None
-    error: str | None = None
-    #: Why this attempt was followed by another: ``retries`` or ``rate_limit``.
-    retry_kind: str | None = None
-
-
-@dataclass(frozen=True)
-class EffectRecord:
-    workflow_id: str
-    key: str
-    kind: str
-    task_id: str
-    attempt: int
-    status: EffectStatus
-    detail: Mapping[str, Any] = field(default_factory=dict)
-    created_at: float = 0.0
-    done_at: float | None = None
-
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS workflows (
-        workflow_id TEXT PRIMARY KEY,
-        description TEXT NOT NULL,
-        status TEXT NOT NULL,
-        input TEXT NOT NULL,
-        input_hash TEXT NOT NULL,
-        coordination_mode TEXT NOT NULL,
-        mode_used TEXT NOT NULL,
-        orchestrator TEXT,
-        budget_usd REAL,
-        executor TEXT NOT NULL DEFAULT 'local',
-        project_root TEXT,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        cancel_requested_at REAL,
-        cancel_reason TEXT,
-        resumes INTEGER NOT NULL DEFAULT 0
-    )""",
-    "CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows(status, created_at)",
-    """CREATE TABLE IF NOT EXISTS workflow_tasks (
-        workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id) ON DELETE CASCADE,
-        task_id TEXT NOT NULL,
-        position INTEGER NOT NULL,
-        agent_type TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        interrupted INTEGER NOT NULL DEFAULT 0,
-        reason TEXT,
-        started_at REAL,
-        finished_at REAL,
-        run_id TEXT,
-        cost_usd REAL,
-        worktree TEXT,
-        PRIMARY KEY (workflow_id, task_id)
-    )""",
-    """CREATE TABLE IF NOT EXISTS workflow_attempts (
-        workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id) ON DELETE CASCADE,
-        task_id TEXT NOT NULL,
-        attempt INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        started_at REAL NOT NULL,
-        run_id TEXT,
-        finished_at REAL,
-        worktree_path TEXT,
-        worktree_repo TEXT,
-        worktree_base TEXT,
-        tree TEXT,
-        cost_usd REAL,
-        reserved_usd REAL,
-        backend_session_id TEXT,
-        error TEXT,
-        retry_kind TEXT,
-        PRIMARY KEY (workflow_id, task_id, attempt)
-    )""",
-    """CREATE TABLE IF NOT EXISTS workflow_effects (
-        workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id) ON DELETE CASCADE,
-        key TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        task_id TEXT NOT NULL,
-        attempt INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        detail TEXT,
-        created_at REAL NOT NULL,
-        done_at REAL,
-        PRIMARY KEY (workflow_id, key)
-    )""",
-    """CREATE TABLE IF NOT EXISTS workflow_events (
-        seq INTEGER PRIMARY KEY,
-        workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id) ON DELETE CASCADE,
-        at REAL NOT NULL,
-        task_id TEXT,
-        attempt INTEGER,
-        kind TEXT NOT NULL,
-        detail TEXT
-    )""",
-    "CREATE INDEX IF NOT EXISTS workflow_events_by_workflow ON workflow_events(workflow_id, seq)",
-)
-
-
-def _create_tables(conn: sqlite3.Connection) -> None:
-    for statement in _SCHEMA:
-        conn.execute(statement)
-
-
-register(
-    Migration(
-        JOURNAL_MIGRATION,
-        "workflow",
-        "the workflow journal: workflows, tasks, attempts, effects, events",
-        _create_tables,
-    )
-)
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 class WorkflowJournal:
@@ -310,7 +113,7 @@ class WorkflowJournal:
         conn.execute(
             "INSERT INTO workflow_events(workflow_id, at, task_id, attempt, kind, detail)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (workflow_id, time.time(), task_id, attempt, kind, _dumps(detail)),
+            (workflow_id, time.time(), task_id, attempt, kind, dumps(detail)),
         )
 
     # -- workflows ----------------------------------------------------------------------
@@ -326,7 +129,7 @@ class WorkflowJournal:
                     record.workflow_id,
                     record.description,
                     record.status.value,
-                    _dumps(dict(record.input)),
+                    dumps(dict(record.input)),
                     record.input_hash,
                     record.coordination_mode,
                     record.mode_used,
@@ -422,7 +225,7 @@ class WorkflowJournal:
             c.execute(
                 "UPDATE workflow_tasks SET status = ?, reason = ?, finished_at = ?,"
                 " worktree = coalesce(?, worktree) WHERE workflow_id = ? AND task_id = ?",
-                (status.value, reason, now, _dumps(notes.get(task_id)), workflow_id, task_id),
+                (status.value, reason, now, dumps(notes.get(task_id)), workflow_id, task_id),
             )
             self._event(c, workflow_id, f"task_{status.value}", task_id, None, {"reason": reason})
 
@@ -481,7 +284,7 @@ class WorkflowJournal:
             "journal an attempt's process tree",
             "UPDATE workflow_attempts SET tree = ? WHERE workflow_id = ? AND task_id = ?"
             " AND attempt = ?",
-            (_dumps(dict(tree)), workflow_id, task_id, attempt),
+            (dumps(dict(tree)), workflow_id, task_id, attempt),
         )
 
     def attempt_ended(
@@ -577,7 +380,7 @@ class WorkflowJournal:
                 task_id,
                 attempt,
                 EffectStatus.INTENDED.value,
-                _dumps(detail),
+                dumps(detail),
                 time.time(),
             ),
         )
@@ -589,7 +392,7 @@ class WorkflowJournal:
             c.execute(
                 "UPDATE workflow_effects SET status = ?, done_at = ?,"
                 " detail = coalesce(?, detail) WHERE workflow_id = ? AND key = ?",
-                (status.value, time.time(), _dumps(detail), workflow_id, key),
+                (status.value, time.time(), dumps(detail), workflow_id, key),
             )
             self._event(c, workflow_id, f"effect_{status.value}", detail={"key": key})
 
@@ -599,7 +402,7 @@ class WorkflowJournal:
         rows = self._read(
             "read a workflow", "SELECT * FROM workflows WHERE workflow_id = ?", (workflow_id,)
         )
-        return _workflow(rows[0]) if rows else None
+        return workflow_from_row(rows[0]) if rows else None
 
     def workflows(
         self, limit: int | None = 20, *, status: WorkflowStatus | None = None
@@ -611,7 +414,7 @@ class WorkflowJournal:
             args.append(status.value)
         sql += " ORDER BY created_at DESC, workflow_id DESC LIMIT ?"
         args.append(-1 if limit is None else limit)
-        return [_workflow(r) for r in self._read("list workflows", sql, args)]
+        return [workflow_from_row(r) for r in self._read("list workflows", sql, args)]
 
     def tasks(self, workflow_id: str) -> list[TaskRecord]:
         rows = self._read(
@@ -619,7 +422,7 @@ class WorkflowJournal:
             "SELECT * FROM workflow_tasks WHERE workflow_id = ? ORDER BY position",
             (workflow_id,),
         )
-        return [_task(r) for r in rows]
+        return [task_from_row(r) for r in rows]
 
     def attempts(
         self, workflow_id: str, *, status: AttemptStatus | None = None
@@ -630,7 +433,7 @@ class WorkflowJournal:
             sql += " AND status = ?"
             args.append(status.value)
         sql += " ORDER BY started_at, task_id, attempt"
-        return [_attempt(r) for r in self._read("read a workflow's attempts", sql, args)]
+        return [attempt_from_row(r) for r in self._read("read a workflow's attempts", sql, args)]
 
     def effects(self, workflow_id: str) -> list[EffectRecord]:
         rows = self._read(
@@ -638,7 +441,7 @@ class WorkflowJournal:
             "SELECT * FROM workflow_effects WHERE workflow_id = ? ORDER BY created_at",
             (workflow_id,),
         )
-        return [_effect(r) for r in rows]
+        return [effect_from_row(r) for r in rows]
 
     def events(self, workflow_id: str, *, last: int = 20) -> list[dict[str, Any]]:
         """The ``last`` events of a workflow, oldest first."""
@@ -648,36 +451,7 @@ class WorkflowJournal:
             " ORDER BY seq DESC LIMIT ?) ORDER BY seq",
             (workflow_id, last),
         )
-        return [{**dict(r), "detail": _loads(r["detail"])} for r in rows]
-
-
-def _workflow(row: sqlite3.Row) -> WorkflowRecord:
-    data = dict(row)
-    data["status"] = WorkflowStatus(data["status"])
-    data["input"] = _loads(data["input"]) or {}
-    return WorkflowRecord(**data)
-
-
-def _task(row: sqlite3.Row) -> TaskRecord:
-    data = dict(row)
-    data["status"] = TaskStatus(data["status"])
-    data["interrupted"] = bool(data["interrupted"])
-    data["worktree"] = _loads(data["worktree"])
-    return TaskRecord(**data)
-
-
-def _attempt(row: sqlite3.Row) -> AttemptRecord:
-    data = dict(row)
-    data["status"] = AttemptStatus(data["status"])
-    data["tree"] = _loads(data["tree"])
-    return AttemptRecord(**data)
-
-
-def _effect(row: sqlite3.Row) -> EffectRecord:
-    data = dict(row)
-    data["status"] = EffectStatus(data["status"])
-    data["detail"] = _loads(data["detail"]) or {}
-    return EffectRecord(**data)
+        return [{**dict(r), "detail": loads(r["detail"])} for r in rows]
 
 
 __all__ = [

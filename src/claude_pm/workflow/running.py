@@ -54,10 +54,10 @@ from claude_pm.workflow.attempts import (
     uses_model,
 )
 from claude_pm.workflow.governance import Budget, RateLimiter, Reservation
-from claude_pm.workflow.journal import AttemptRecord, AttemptStatus, EffectStatus
+from claude_pm.workflow.isolation import end_worktree
+from claude_pm.workflow.journal import AttemptRecord, AttemptStatus
 from claude_pm.workflow.outcome import (
     EventKind,
-    KeptBranch,
     RunningTask,
     TaskOutcome,
     WorkflowEvent,
@@ -70,11 +70,8 @@ from claude_pm.workflow.spec import TaskSpec, TaskStatus
 from claude_pm.workflow.worktrees import (
     GitError,
     Worktree,
-    commit_changes,
     create_worktree,
-    diff_stats,
     find_repository,
-    make_branch,
     remove_worktree,
 )
 
@@ -85,6 +82,7 @@ if TYPE_CHECKING:
     from claude_pm.agents.values import AgentResult, PreparedRun, RunProgress
     from claude_pm.cancel import CancelToken
     from claude_pm.config import Settings
+    from claude_pm.workflow.attempts import EngineOptions
     from claude_pm.workflow.executors.base import Launch, TaskExecutor
     from claude_pm.workflow.journal import TaskRecord, WorkflowJournal
     from claude_pm.workflow.plan import WorkflowPlan
@@ -99,29 +97,6 @@ EventCallback = Callable[[WorkflowEvent], None]
 TICK_S = 1.0
 #: How long an interrupted run waits for its attempts to be killed and finished.
 ABORT_WAIT_S = 15.0
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How the engine runs workflows, beyond what a workflow says.
-
-    ``retry_timeouts`` makes a timeout count as a failure worth a retry (it
-    uses one of the task's ``retries``). Retried spawn errors and timeouts wait
-    ``backoff_base_s`` x 2^n, at most ``backoff_max_s``. A task is retried after
-    rate-limit or overload errors at most ``rate_limit_retries`` times, each
-    after the limiter's pause (``rate_limit_pause_s`` when the backend did not
-    say how long). ``dependency_output_bytes`` caps the output tail each
-    dependency shows in ``dependency_results``. ``poll_s`` is how often the
-    journal is read for a ``workflow cancel`` request.
-    """
-
-    retry_timeouts: bool = False
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 60.0
-    rate_limit_retries: int = 5
-    rate_limit_pause_s: float = 5.0
-    dependency_output_bytes: int = 4096
-    poll_s: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -441,7 +416,17 @@ class WorkflowRun:
         if cost is not None:
             book.cost_usd = (book.cost_usd or 0.0) + cost
         if flight.worktree is not None:
-            note = self._settle_worktree(flight, decision, result)
+            note = end_worktree(
+                self.journal,
+                self.workflow_id,
+                book.task,
+                flight.number,
+                flight.worktree,
+                keep=decision.retry is None,
+                outcome=f"status: {decision.status}; "
+                + (result.summary() if result is not None else str(decision.reason))
+                + f"; run {prepared.run_id}",
+            )
             if note is not None:
                 book.worktree = note
         self.budget.settle(flight.reservation, cost)
@@ -532,56 +517,6 @@ class WorkflowRun:
         for s in skipped:
             self._emit(EventKind.SKIPPED, self.scheduler.state(s).reason or "", s,
                        status=TaskStatus.SKIPPED)  # fmt: skip
-
-    def _settle_worktree(
-        self, flight: _Flight, decision: Decision, result: AgentResult | None
-    ) -> WorktreeNote | None:
-        """Keep an ending attempt's changes on their branch, then remove its worktree."""
-        worktree = flight.worktree
-        assert worktree is not None
-        branch: KeptBranch | None = None
-        error: str | None = None
-        try:
-            if decision.retry is None:
-                branch = self._keep(flight, worktree, decision, result)
-        except GitError as e:
-            error = f"the changes could not be kept: {e}"
-            log.warning("workflow %s: task %s: %s", self.workflow_id, flight.task_id, error)
-        finally:
-            remove_worktree(worktree.repo, worktree.path)
-        if decision.retry is not None:
-            return None
-        return WorktreeNote(worktree.base, worktree.dirty, branch, error)
-
-    def _keep(
-        self, flight: _Flight, worktree: Worktree, decision: Decision, result: AgentResult | None
-    ) -> KeptBranch | None:
-        task = self.books[flight.task_id].task
-        summary = result.summary() if result is not None else str(decision.status)
-        first_line = (
-            task.task_description.strip().splitlines()[0][:200]
-            if task.task_description.strip()
-            else ""
-        )
-        message = (
-            f"claude-pm: {task.id} ({task.agent_type}), workflow {self.workflow_id}\n\n"
-            f"{first_line}\n\nstatus: {decision.status}; {summary}; run {flight.prepared.run_id}"
-        )
-        commit = commit_changes(worktree, message)
-        if commit is None:
-            return None
-        name = f"claude-pm/{self.workflow_id}/{task.id}"
-        key = f"branch:{name}"
-        detail = {"repo": str(worktree.repo), "name": name, "commit": commit}
-        self.journal.effect_intended(
-            self.workflow_id, key, "branch", task.id, flight.number, detail
-        )
-        used = make_branch(worktree.repo, name, commit)
-        files, added, deleted = diff_stats(worktree.repo, worktree.base, commit)
-        self.journal.effect_settled(
-            self.workflow_id, key, EffectStatus.DONE, {**detail, "name": used}
-        )
-        return KeptBranch(used, commit, worktree.base, files, added, deleted)
 
     # -- cancelling ---------------------------------------------------------------------
 
@@ -751,4 +686,4 @@ class WorkflowRun:
         )
 
 
-__all__ = ["EngineOptions", "EventCallback", "Restored", "WorkflowRun"]
+__all__ = ["EventCallback", "Restored", "WorkflowRun"]
