@@ -28,6 +28,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("claude-code backend: overhead against `claude -p` directly", "bench_claude_code.py", []),
     ("MCP under load: 32 clients over streamable HTTP", "bench_mcp_load.py", []),
     ("Soak: 2,000 agent runs through one handler", "bench_soak.py", []),
+    ("Workflows: makespan, scheduling overhead, resume after SIGKILL", "bench_workflow.py", []),
 ]
 
 

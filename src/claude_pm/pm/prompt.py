@@ -55,9 +55,13 @@ context.file_paths (inside the project) and raise timeout (seconds) or memory_li
 large jobs.
 3. Tasks that do not depend on each other: request all of them in the same turn (several tool \
 calls in one message). They run concurrently. Tasks that need another's result: wait for it.
-4. coordinate_multi_agent_workflow runs a whole plan (sequential, parallel, or a dependency \
-graph). If it reports that it is not available, run the tasks one by one with \
-execute_agent_subprocess in dependency order.
+4. coordinate_multi_agent_workflow runs a whole plan in one call: give each task an id, its \
+dependencies (a dependent finds what they produced in context.dependency_results), a priority, \
+the paths it writes (tasks whose writes overlap never run at the same time) and, for changes \
+you want kept apart, isolation "worktree" (the changes land on a git branch, for the user to \
+merge). Every problem of the plan is reported before anything runs; the result gives each \
+task's result, and why a task was skipped. Prefer it to many separate calls for more than a \
+couple of tasks.
 5. Read every result: status is completed, failed, timeout, memory_exceeded, cancelled or \
 spawn_error. A failed agent's errors and output say why; retry once with a clearer task or \
 larger limits when that can help, otherwise report it.
