@@ -40,7 +40,6 @@ from claude_pm.process import Supervisor
 from claude_pm.process.identity import identity_alive, process_identity
 from claude_pm.workflow.attempts import EngineOptions
 from claude_pm.workflow.checks import CheckedWorkflow, WorkflowChecker
-from claude_pm.workflow.executors.base import ExecutorConfig
 from claude_pm.workflow.journal import WorkflowJournal, WorkflowRecord
 from claude_pm.workflow.outcome import TaskOutcome, WorkflowResult, WorkflowStatus, WorktreeNote
 from claude_pm.workflow.parse import parse_workflow
@@ -286,15 +285,14 @@ class WorkflowEngine:
             return local, True
         try:
             module = importlib.import_module("claude_pm.workflow.executors.ray")
-            factory = module.create_executor
-        except (ImportError, AttributeError) as e:
+        except ImportError as e:
             raise NotAvailable(
-                f"The ray executor is not available: {e}. Install Ray (the `ray` extra) or "
-                "run with --executor local (the executor setting).",
+                f"The ray executor is not available in this installation: {e}. Run with "
+                "--executor local (the executor setting).",
                 feature="ray executor",
             ) from e
-        config = ExecutorConfig(self.settings, spec.max_concurrency, self.settings.ray_address)
-        executor: TaskExecutor = factory(config)
+        # RayExecutor imports Ray when built, and says so when Ray is not installed.
+        executor: TaskExecutor = module.RayExecutor(self.settings.ray_address)
         return executor, True
 
     # -- cancelling and reclaiming ------------------------------------------------------

@@ -13,10 +13,11 @@ Cancellation is a :class:`~claude_pm.cancel.CancelToken` per attempt (the
 engine sets it for a cancelled workflow); the executor's ``shutdown`` stops
 everything it still runs. Neither may leave a process behind.
 
-The engine builds the executor the ``executor`` setting names: ``local``
-(:mod:`~claude_pm.workflow.executors.local`) itself; any other from the
-module ``claude_pm.workflow.executors.<name>``, imported when chosen, through
-its ``create_executor(config: ExecutorConfig) -> TaskExecutor``.
+The engine builds the executor the ``executor`` setting names:
+:class:`~claude_pm.workflow.executors.local.LocalExecutor` (threads of the
+orchestrator under the engine's own supervisor), or
+:class:`~claude_pm.workflow.executors.ray.RayExecutor` for the ``ray_address``
+cluster, its module imported only then.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from claude_pm.agents.values import PreparedRun, ProgressCallback
     from claude_pm.cancel import CancelToken
-    from claude_pm.config import Settings
     from claude_pm.process import ProcessResult
     from claude_pm.tickets.model import Ticket
 
@@ -68,17 +68,4 @@ class TaskExecutor(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ExecutorConfig:
-    """What the engine gives an executor module's ``create_executor``.
-
-    ``max_concurrency`` is the workflow's bound (attempts at once); ``address``
-    names the cluster to join (the ``ray_address`` setting, ``--address``).
-    """
-
-    settings: Settings
-    max_concurrency: int
-    address: str | None = None
-
-
-__all__ = ["ExecutorConfig", "Launch", "TaskExecutor"]
+__all__ = ["Launch", "TaskExecutor"]
