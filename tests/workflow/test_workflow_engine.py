@@ -202,18 +202,18 @@ def test_overlapping_writers_never_run_at_the_same_time(
 def test_a_rate_limited_task_pauses_the_whole_workflow_then_succeeds(
     handler: ClaudeToolHandler, write_agent: Any, project: Path
 ) -> None:
-    # The first attempt reports a rate limit that resets in 1 s and fails; the next succeeds.
+    # The first attempt is told to retry after 1 s and fails; the next succeeds.
     write_agent(
         "limited",
         """
 import json, os, pathlib, time
 marker = pathlib.Path("limited.first")
 if not marker.exists():
-    reset_at = time.time() + 1.0
-    marker.write_text(repr(reset_at))
+    now = time.time()
+    marker.write_text(repr(now + 1.0))
     report = {"version": 1, "backend": "command", "error": "429 Too Many Requests",
               "error_kind": "rate_limited",
-              "rate_limits": [{"kind": "rate_limited", "at": time.time(), "reset_at": reset_at}]}
+              "rate_limits": [{"kind": "rate_limited", "at": now, "retry_after_s": 1.0}]}
     pathlib.Path(os.environ["CLAUDE_PM_RESULT_FILE"]).write_text(json.dumps(report))
     raise SystemExit(1)
 print("done after the reset")
@@ -237,7 +237,7 @@ print("done after the reset")
     assert tasks["limited"]["attempts"] == 2
     assert tasks["limited"]["output"] == "done after the reset\n"
     assert result["rate_limit_pauses"] == 1
-    # Nothing started before the reset time the backend reported, not even another task.
+    # Nothing started before the time the backend was told to wait for, not even another task.
     reset_at = float((project / "limited.first").read_text())
     assert float((project / "stamp.at").read_text()) >= reset_at
     with journal(project) as j:

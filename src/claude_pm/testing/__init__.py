@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from claude_pm.testing.agents import write_python_agent
-from claude_pm.testing.executor import InThreadExecutor, Outcome
 from claude_pm.testing.models import (
     ScriptedModelClient,
     ScriptExhausted,
@@ -25,6 +26,25 @@ from claude_pm.testing.models import (
     reply,
     tool_call,
 )
+
+if TYPE_CHECKING:
+    from claude_pm.testing.executor import InThreadExecutor, Outcome
+
+#: Imported on first use: the executor brings the supervisor's values and the agents' with
+#: it, which a test of the model loop alone must not load.
+_LAZY = {"InThreadExecutor": "claude_pm.testing.executor", "Outcome": "claude_pm.testing.executor"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'claude_pm.testing' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "InThreadExecutor",
