@@ -59,7 +59,10 @@ def test_stdio_lists_exactly_the_four_schemas_and_reports_errors_as_tool_errors(
 
             workflow = await client.call_tool(
                 "coordinate_multi_agent_workflow",
-                {"workflow_description": "w", "agent_tasks": [{"agent_type": "wizard", "task": "t"}]},
+                {
+                    "workflow_description": "w",
+                    "agent_tasks": [{"agent_type": "wizard", "task": "t"}],
+                },
             )
             assert workflow.is_error is True
             assert "Unknown agent type 'wizard'" in workflow.content[0].text  # type: ignore[union-attr]

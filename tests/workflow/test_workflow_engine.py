@@ -12,6 +12,7 @@ import pytest
 from wf_support import ECHO, FAIL, LOGGED, by_id, workflow
 
 from claude_pm import ClaudeToolHandler
+from claude_pm.agents.runs import RunStore
 from claude_pm.state import Database
 from claude_pm.tickets.store import TicketStore
 from claude_pm.workflow.journal import JOURNAL_MIGRATION, AttemptStatus, WorkflowJournal
@@ -295,7 +296,8 @@ def test_every_change_is_journaled_and_tickets_are_effects(
         assert len(record.input_hash) == 64
         [attempt] = j.attempts(wid)
         assert attempt.run_id == result["task_results"][0]["run_id"]
-        assert attempt.tree is not None and attempt.tree["pid"] > 0
+        run = RunStore(database, reclaim=False).get(attempt.run_id)
+        assert run is not None and run.tree is not None and run.tree.root_pid > 0
         [effect] = j.effects(wid)
         assert (effect.kind, effect.status.value) == ("tickets", "done")
         kinds = [e["kind"] for e in j.events(wid, last=50)]

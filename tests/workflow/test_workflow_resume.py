@@ -16,6 +16,7 @@ import pytest
 import yaml
 from wf_support import by_id, commit_all, git, workflow
 
+from claude_pm.agents.runs import RunStore
 from claude_pm.state import Database
 from claude_pm.tickets.store import TicketStore
 from claude_pm.workflow.journal import WorkflowJournal
@@ -87,13 +88,18 @@ def _kill_orchestrator_half_way(
     )  # fmt: skip
     try:
         wait_for(lambda: (markers / "b.pids").exists(), "task b to start")
-        # The tree's identity is journaled from the executor's thread: wait until it is there.
-        with WorkflowJournal(Database(project / ".claude-pm" / "state.db")) as j:
+        # The run's record gets the tree's identity at the spawn: wait until it is there.
+        database = Database(project / ".claude-pm" / "state.db")
+        with WorkflowJournal(database) as j:
             [record] = j.workflows(1)
-            wait_for(
-                lambda: any(a.tree for a in j.attempts(record.workflow_id) if a.task_id == "b"),
-                "b's tree to be journaled",
-            )
+            runs = RunStore(database, reclaim=False)
+
+            def b_tree_recorded() -> bool:
+                [b] = [a for a in j.attempts(record.workflow_id) if a.task_id == "b"]
+                run = runs.get(b.run_id) if b.run_id else None
+                return run is not None and run.tree is not None
+
+            wait_for(b_tree_recorded, "b's tree to be recorded")
     finally:
         orchestrator.send_signal(signal.SIGKILL)
         orchestrator.wait()

@@ -167,7 +167,8 @@ def _reclaimed(settings: Settings) -> list[dict[str, Any]]:
 
     database = Database(settings.db_path)
     with WorkflowJournal(database) as journal:
-        return [r.to_dict() for r in reclaim_dead_workflows(journal, RunStore(database))]
+        runs = RunStore(database, reclaim=False)  # other runs are only reported (below)
+        return [r.to_dict() for r in reclaim_dead_workflows(journal, runs)]
 
 
 @with_settings

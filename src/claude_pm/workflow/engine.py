@@ -169,6 +169,7 @@ class WorkflowEngine:
                 field="workflow_id",
             )
         reclaimed = reclaim_workflow(self.journal, self.runs, workflow)
+        self.runs.reclaim()  # the dead orchestrator's runs become abandoned
         checked = self.check(workflow.input)
         if checked.input_hash != workflow.input_hash:
             raise WorkflowInvalid(
@@ -275,13 +276,7 @@ class WorkflowEngine:
         if kind is ExecutorKind.LOCAL:
             from claude_pm.workflow.executors.local import LocalExecutor
 
-            def on_tree(run_id: str, tree: Any) -> None:
-                if holder:
-                    holder[0].on_tree(run_id, tree)
-
-            local = LocalExecutor(
-                runner, supervisor, max_workers=spec.max_concurrency, on_tree=on_tree
-            )
+            local = LocalExecutor(runner, supervisor, max_workers=spec.max_concurrency)
             return local, True
         try:
             module = importlib.import_module("claude_pm.workflow.executors.ray")

@@ -6,7 +6,8 @@ and the events of it all.
 
 The protocol the engine follows: an attempt is journaled (with its run id and,
 for an isolated task, its worktree) before its hand-off is written and its
-process spawned; the tree's identity as soon as it is known; an effect as
+process spawned (the run's own record gets the tree's identity as soon as it
+exists: :meth:`~claude_pm.agents.runs.RunStore.record_tree`); an effect as
 ``intended`` before it is done and ``done`` after. A crash at any point leaves
 a journal that says what may be left running (attempts still ``running``),
 what may be left on disk (their worktrees) and which effects may be half done
@@ -275,17 +276,6 @@ class WorkflowJournal:
                     record.task_id,
                 ),
             )
-
-    def attempt_tree(
-        self, workflow_id: str, task_id: str, attempt: int, tree: Mapping[str, Any]
-    ) -> None:
-        """The identity of an attempt's process tree, as soon as it is known."""
-        self._single(
-            "journal an attempt's process tree",
-            "UPDATE workflow_attempts SET tree = ? WHERE workflow_id = ? AND task_id = ?"
-            " AND attempt = ?",
-            (dumps(dict(tree)), workflow_id, task_id, attempt),
-        )
 
     def attempt_ended(
         self,

@@ -8,18 +8,19 @@ back, for ``claude-pm workflow resume`` before it runs anything and for
 ``claude-pm doctor`` (:func:`reclaim_dead_workflows`):
 
 1. each attempt still ``running`` has its tree killed by
-   :func:`kill_attempt_tree`, from the identity the engine recorded when it
-   spawned it (:class:`TreeIdentity`);
+   :func:`kill_attempt_tree`: the tree its run's record names (the process
+   layer's :func:`~claude_pm.process.kill_recorded_tree`, the same reclaim
+   ``claude-pm runs`` does for any run), then whatever still carries the run's
+   id in its environment;
 2. each worktree an attempt recorded is removed by its path, then ``git
    worktree prune``;
 3. each effect still ``intended`` is proven done (the run's end is recorded:
    its tickets were stored; the branch exists at the recorded commit) or
    marked in doubt: a later run reports it and never repeats it;
-4. the attempts become ``interrupted``, the workflow ``interrupted``, and the
-   dead orchestrator's runs ``abandoned``.
-
-The process layer is growing a general reclaim of dead orchestrators' trees;
-:func:`kill_attempt_tree` is this package's own until the two are one.
+4. the attempts become ``interrupted`` and the workflow ``interrupted``. The
+   runs themselves are marked ``abandoned`` by the runs' own reclaim
+   (:meth:`~claude_pm.agents.runs.RunStore.reclaim`; ``workflow resume``
+   runs it, ``doctor`` only reports them).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import signal
 import time
 from collections.abc import Mapping
@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.process.cgroups import RunGroups, cgroup_support
-from claude_pm.process.identity import boot_id, identity_alive
-from claude_pm.process.tree import all_stats, read_stat
+from claude_pm.agents.handoff import ENV_RUN_ID
+from claude_pm.process import TreeIdentity, kill_recorded_tree
+from claude_pm.process.identity import identity_alive
+from claude_pm.process.tree import all_stats, environ_has, read_stat
 from claude_pm.workflow.journal import (
     AttemptStatus,
     EffectStatus,
@@ -52,147 +53,42 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_GROUP_NAME = re.compile(r"/(claude-pm-\d+-\d+)$")
-#: The environment variable every process of an agent run carries (see agents/handoff).
-RUN_ID_VARIABLE = "CLAUDE_PM_RUN_ID"
+
+def _carrying(run_id: str) -> set[int]:
+    """Live processes whose environment names the run (this process and its ancestors aside)."""
+    needle = f"{ENV_RUN_ID}={run_id}".encode()
+    mine, pid = set(), os.getpid()
+    while pid > 1 and pid not in mine:
+        mine.add(pid)
+        stat = read_stat(pid)
+        pid = stat.ppid if stat is not None else 1
+    return {
+        s.pid
+        for s in all_stats().values()
+        if s.state != "Z" and s.pid not in mine and environ_has(s.pid, needle)
+    }
 
 
-@dataclass(frozen=True)
-class TreeIdentity:
-    """Who an attempt's process tree is, recorded when it was spawned.
-
-    ``pid`` and ``start_ticks`` name the tree's root for the life of the boot
-    (a reused pid has another start time); the root leads its own session and
-    process group (``sid``, ``pgid``); ``cgroups`` maps each controller to the
-    directory of the run's own group, which holds every descendant, even one
-    that left the session.
-    """
-
-    pid: int
-    start_ticks: int
-    pgid: int
-    sid: int
-    boot: str
-    cgroups: Mapping[str, str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "pid": self.pid,
-            "start_ticks": self.start_ticks,
-            "pgid": self.pgid,
-            "sid": self.sid,
-            "boot": self.boot,
-            "cgroups": dict(self.cgroups),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TreeIdentity:
-        return cls(
-            pid=int(data["pid"]),
-            start_ticks=int(data["start_ticks"]),
-            pgid=int(data["pgid"]),
-            sid=int(data["sid"]),
-            boot=str(data["boot"]),
-            cgroups={str(k): str(v) for k, v in dict(data.get("cgroups") or {}).items()},
-        )
-
-
-def observe_tree(pid: int) -> TreeIdentity | None:
-    """The identity of the live process ``pid`` as the root of a supervised tree."""
-    stat = read_stat(pid)
-    if stat is None:
-        return None
-    groups: dict[str, str] = {}
-    with contextlib.suppress(OSError):
-        support = cgroup_support()
-        parents = {"unified": support.v2_dir} if support.v2_dir else dict(support.v1_dirs)
-        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            match = _GROUP_NAME.search(path)
-            if match is None:
-                continue
-            for controller in controllers.split(",") if controllers else ["unified"]:
-                parent = parents.get(controller)
-                if parent is not None and (parent / match.group(1)).is_dir():
-                    groups[controller] = str(parent / match.group(1))
-    return TreeIdentity(pid, stat.start_ticks, stat.pgid, stat.sid, boot_id(), groups)
-
-
-def _carries(pid: int, needle: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:  # noqa: PTH123 - one small read
-            return needle in f.read().split(b"\0")
-    except OSError:
-        return False
-
-
-def _members(tree: TreeIdentity | None, run_id: str | None, groups: RunGroups | None) -> set[int]:
-    me = os.getpid()
-    found: set[int] = set(groups.pids()) if groups is not None else set()
-    needle = f"{RUN_ID_VARIABLE}={run_id}".encode() if run_id else None
-    # The session and group are the root's only while the root is the same process: once
-    # it is gone, its pid may name another session, so the groups and the run id decide.
-    root = read_stat(tree.pid) if tree is not None else None
-    leader = (
-        tree.pid
-        if tree is not None and root is not None and root.start_ticks == tree.start_ticks
-        else None
-    )
-    for stat in all_stats().values():
-        if stat.pid == me or stat.state == "Z":
-            continue
-        if (leader is not None and leader in (stat.sid, stat.pgid)) or (
-            needle is not None and _carries(stat.pid, needle)
-        ):
-            found.add(stat.pid)
-    found.discard(me)
-    return found
-
-
-def kill_attempt_tree(
-    tree: TreeIdentity | None, run_id: str | None, *, timeout_s: float = 5.0
-) -> int:
+def kill_attempt_tree(tree: TreeIdentity | None, run_id: str, *, settle_s: float = 5.0) -> int:
     """Kill what is left of one attempt's process tree after its orchestrator died.
 
-    The members are every process in the recorded groups, every process of
-    the recorded root's session or process group while that root is still the
-    same process (pid and start time: a reused pid is never taken for it),
-    and every process
-    whose environment carries the run's id (a daemonised grandchild that left
-    the session; also the whole tree when its identity was never recorded).
-    They get SIGKILL, the groups frozen first where a freezer allows, until
-    none is left or ``timeout_s`` passes; then the groups are removed. A tree
-    recorded in another boot is gone already. Returns how many processes were
-    killed.
+    The tree the run's record names (:func:`~claude_pm.process.kill_recorded_tree`:
+    its groups, its root by pid and start time, its session, its token, only
+    once its supervisor is provably gone), then every process that still
+    carries the run's id in its environment: that also finds a tree whose
+    identity was never recorded (the orchestrator died between the spawn and
+    the record). Returns how many processes were killed.
     """
-    if tree is not None and tree.boot != boot_id():
-        return 0
-    groups = None
-    if tree is not None and tree.cgroups:
-        dirs = {c: Path(p) for c, p in tree.cgroups.items() if Path(p).is_dir()}
-        if dirs:
-            name = next(iter(dirs.values())).name
-            groups = RunGroups(name, dirs, v2="unified" in dirs, limit_set=False)
     killed: set[int] = set()
-    deadline = time.monotonic() + timeout_s
-    while True:
-        members = _members(tree, run_id, groups)
-        if not members or time.monotonic() >= deadline:
-            break
-        frozen = groups.freeze(timeout_s=0.5) if groups is not None else False
-        try:
-            for pid in members:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-                    killed.add(pid)
-        finally:
-            if frozen and groups is not None:
-                groups.thaw()
+    if tree is not None:
+        killed.update(kill_recorded_tree(tree).killed)
+    deadline = time.monotonic() + settle_s
+    while (left := _carrying(run_id)) and time.monotonic() < deadline:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
         time.sleep(0.02)
-    if groups is not None:
-        stuck = groups.remove()
-        if stuck:
-            log.warning("could not remove the cgroups %s", stuck)
     if killed:
         log.warning("killed %d process(es) left by run %s", len(killed), run_id)
     return len(killed)
@@ -243,8 +139,9 @@ def reclaim_workflow(
     running = journal.attempts(wid, status=AttemptStatus.RUNNING)
     killed = 0
     for attempt in running:
-        tree = TreeIdentity.from_dict(attempt.tree) if attempt.tree else None
-        killed += kill_attempt_tree(tree, attempt.run_id)
+        if attempt.run_id is not None:
+            record = runs.get(attempt.run_id)
+            killed += kill_attempt_tree(record.tree if record else None, attempt.run_id)
     removed = 0
     for attempt in journal.attempts(wid):
         path = attempt.worktree_path
@@ -263,7 +160,6 @@ def reclaim_workflow(
         journal.mark_interrupted(wid, running)
     if workflow.status is WorkflowStatus.RUNNING:
         journal.set_status(wid, WorkflowStatus.INTERRUPTED)
-    runs.mark_abandoned()
     return Reclaimed(wid, tuple(a.task_id for a in running), killed, removed, tuple(in_doubt))
 
 
@@ -278,9 +174,7 @@ def reclaim_dead_workflows(journal: WorkflowJournal, runs: RunStore) -> list[Rec
 
 __all__ = [
     "Reclaimed",
-    "TreeIdentity",
     "kill_attempt_tree",
-    "observe_tree",
     "reclaim_dead_workflows",
     "reclaim_workflow",
 ]

@@ -8,8 +8,9 @@ state database (:data:`JOURNAL_MIGRATION`)::
                        orchestrator identity, budget, cancel request
     workflow_tasks     one row per task: status, attempts, why it was skipped, last run,
                        cost, the worktree note (base, dirty, the branch it left)
-    workflow_attempts  one row per attempt: run id, worktree (path, repo, base), the
-                       identity of its process tree, outcome, cost, backend session;
+    workflow_attempts  one row per attempt: run id (whose record in ``runs`` holds
+                       the identity of its process tree), worktree (path, repo, base),
+                       outcome, cost, backend session;
                        each row has its start and end, so attempts are their own log
     workflow_effects   side effects under idempotency keys (the tickets an attempt
                        stores, the branch it leaves): intended, done or in doubt
@@ -30,7 +31,7 @@ from claude_pm.workflow.outcome import WorkflowStatus
 from claude_pm.workflow.spec import TaskStatus
 
 #: The migration that creates the journal (migrations are numbered globally).
-JOURNAL_MIGRATION = 4
+JOURNAL_MIGRATION = 5
 
 
 class AttemptStatus(StrEnum):
@@ -106,7 +107,6 @@ class AttemptRecord:
     worktree_path: str | None = None
     worktree_repo: str | None = None
     worktree_base: str | None = None
-    tree: Mapping[str, Any] | None = None
     cost_usd: float | None = None
     reserved_usd: float | None = None
     backend_session_id: str | None = None
@@ -176,7 +176,6 @@ _SCHEMA = (
         worktree_path TEXT,
         worktree_repo TEXT,
         worktree_base TEXT,
-        tree TEXT,
         cost_usd REAL,
         reserved_usd REAL,
         backend_session_id TEXT,
@@ -250,7 +249,6 @@ def task_from_row(row: sqlite3.Row) -> TaskRecord:
 def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
     data = dict(row)
     data["status"] = AttemptStatus(data["status"])
-    data["tree"] = loads(data["tree"])
     return AttemptRecord(**data)
 
 

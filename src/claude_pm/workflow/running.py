@@ -15,8 +15,9 @@ the attempts themselves:
 3. Starting an attempt: the scheduler is told, the journal gets the attempt
    (for an isolated task, its worktree's path before the worktree is made),
    the runner prepares it, the journal gets its run id, the runner writes its
-   hand-off and records it, the executor launches it. The executor reports the
-   tree's identity as soon as it exists; the journal stores it.
+   hand-off and records it, the executor launches it. The run's record gets
+   the tree's identity as soon as it exists (the runner does it, from the
+   supervisor's ``tree_started`` event): who to kill should this process die.
 4. Finishing an attempt: the tickets effect is journaled, the runner finishes
    the run (result file, tickets, record), :func:`~claude_pm.workflow.attempts.decide`
    says what it means; an isolated task's worktree is committed to its branch
@@ -86,7 +87,6 @@ if TYPE_CHECKING:
     from claude_pm.workflow.executors.base import Launch, TaskExecutor
     from claude_pm.workflow.journal import TaskRecord, WorkflowJournal
     from claude_pm.workflow.plan import WorkflowPlan
-    from claude_pm.workflow.reclaim import TreeIdentity
     from claude_pm.workflow.spec import WorkflowSpec
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,6 @@ class WorkflowRun:
         self.resumed = restored is not None
         self.queue: queue.Queue[tuple[str, int, Future[Launch]]] = queue.Queue()
         self.inflight: dict[tuple[str, int], _Flight] = {}
-        self.by_run: dict[str, tuple[str, int]] = {}
         self.cancelling: str | None = None
         self.final: set[str] = set()
         self.tickets = 0
@@ -327,7 +326,6 @@ class WorkflowRun:
             time.monotonic(),
         )  # fmt: skip
         self.inflight[(task_id, number)] = flight
-        self.by_run[prepared.run_id] = (task_id, number)
         if self.cancelling is not None:
             flight.token.set()
         self._emit(EventKind.STARTED, f"started (attempt {number})", task_id, attempt=number)
@@ -352,12 +350,6 @@ class WorkflowRun:
                 flight.rss_bytes = event.rss_bytes
 
         return progress
-
-    def on_tree(self, run_id: str, tree: TreeIdentity) -> None:
-        """The executor found an attempt's tree (from its thread): journal who it is."""
-        where = self.by_run.get(run_id)
-        if where is not None:
-            self.journal.attempt_tree(self.workflow_id, where[0], where[1], tree.to_dict())
 
     def _refused(
         self,
