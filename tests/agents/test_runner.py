@@ -271,6 +271,61 @@ def test_tickets_in_output_are_stored_with_real_ids(project, write_agent):
     assert sorted(second["duplicate_tickets"]) == sorted(first["tickets_created"])
 
 
+#: An agent that reports findings as `MARKER: path:line: message`, at the lines where they are.
+AUDITOR = """
+import os
+lines = open("src/a.py", encoding="utf-8").read().splitlines()
+for n, text in enumerate(lines, 1):
+    if text.startswith("SECRET"):
+        print(f"SECURITY(high): {os.path.abspath('src/a.py')}:{n}: hard-coded secret key")
+    if "total = price" in text:
+        print(f"BUG: src/a.py:{n}: total ignores the discount")
+"""
+SOURCE = """SECRET = "abc123"
+def total(price, discount):
+    total = price
+    return total
+def other(price, discount):
+    total = price
+    return total
+"""
+
+
+def test_a_finding_that_moved_is_the_same_ticket_on_the_next_run(project, write_agent):
+    from claude_pm.state import Database
+    from claude_pm.tickets.store import TicketStore
+
+    (project / "src").mkdir()
+    source = project / "src" / "a.py"
+    source.write_text(SOURCE)
+    write_agent("auditor", AUDITOR)
+    handler = handler_for(project)
+    first = run(handler, "auditor")
+    assert first["tickets_found"] == 3
+    assert (first["tickets_created"], first["duplicate_tickets"]) == (["PM-1", "PM-2"], [])
+    assert first["repeated_findings_count"] == 1
+    store = TicketStore(Database(project / ".claude-pm" / "state.db"))
+    secret, bug = store.get("PM-1"), store.get("PM-2")
+    # The absolute path inside the project is recorded relative to it.
+    assert (secret.file, secret.line, secret.title) == ("src/a.py", 1, "hard-coded secret key")
+    assert (bug.file, bug.line, bug.title) == ("src/a.py", 3, "total ignores the discount")
+    # Two identical findings in one file: one ticket, both lines.
+    assert [x.line for x in store.lines("PM-2")[0]] == [3, 6]
+
+    source.write_text("import decimal\n" + SOURCE)  # one line at the top moves everything
+    second = run(handler, "auditor")
+    assert second["tickets_found"] == 3
+    assert second["tickets_created"] == [] and second["tickets_created_count"] == 0
+    assert second["duplicate_tickets"] == ["PM-1", "PM-2"]
+    assert store.count() == 2
+    bug = store.get("PM-2")
+    assert (bug.line, bug.times_seen, bug.last_run) == (4, 4, second["run_id"])
+    assert bug.last_seen >= store.get("PM-1").first_seen
+    assert [x.line for x in store.lines("PM-2")[0]] == [3, 4, 6, 7]
+    assert store.get("PM-1").line == 2
+    assert [t.id for t in store.find(run=second["run_id"])] == ["PM-1", "PM-2"]
+
+
 def test_auto_create_off_finds_but_stores_nothing(project, write_agent):
     write_agent("finder", "print('BUG: crash on empty input')")
     env = {"PATH": "/usr/bin:/bin", "CLAUDE_PM_TICKET_AUTO_CREATE": "false"}
@@ -439,8 +494,9 @@ def test_a_prepared_run_can_be_launched_in_another_process(project, write_agent,
     process = pickle.loads(out.stdout)
     result = runner.finish(prepared, process, started)
     assert result.success
-    assert [t.title for t in result.tickets_found] == ["found far away"]
-    assert [s.id for s in result.tickets_saved] == ["PM-1"]
+    assert [t.title for t in result.tickets.first_found] == ["found far away"]
+    assert [s.id for s in result.tickets.first_saved] == ["PM-1"]
+    assert (result.tickets.found, result.tickets.created_ids) == (1, ("PM-1",))
 
 
 def test_an_unwritable_state_directory_is_a_clear_error_and_leaves_nothing(project, write_agent):
@@ -510,3 +566,75 @@ def test_a_project_file_named_like_a_module_does_not_shadow_the_executor(project
     result = run(handler_for(project), "echoer")
     assert result["success"], result
     assert result["output"] == "ran\n"
+
+
+def _traced_run(handler: ClaudeToolHandler, agent: str) -> tuple[dict[str, Any], int]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = run(handler, agent, timeout=120)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak_bytes
+
+
+#: The orchestrator's traced peak for a run whose agent floods it with findings: the
+#: first call's imports (about 7 MB) and a few 1 MB blocks of the output being read
+#: (about 4 MB); measured about 11 MB for a million. Holding every Ticket instead
+#: takes about 600 bytes a finding: past this bound at 50,000 findings.
+FLOOD_PEAK_BYTES = 24 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_a_million_identical_findings_are_one_ticket_in_bounded_memory(project, write_agent):
+    """1M identical BUG: lines (36 MB of output): one id, the counts, a small result."""
+    code = "import sys\nsys.stdout.write('BUG: the cache is never invalidated\\n' * 1_000_000)\n"
+    write_agent("flooder", code)
+    handler = handler_for(project)
+    result, peak_bytes = _traced_run(handler, "flooder")
+    assert result["success"], result.get("error")
+    assert peak_bytes < FLOOD_PEAK_BYTES, peak_bytes
+    assert result["tickets_found"] == 1_000_000
+    assert (result["tickets_created"], result["tickets_created_count"]) == (["PM-1"], 1)
+    assert (result["duplicate_tickets"], result["duplicate_tickets_count"]) == ([], 0)
+    assert result["repeated_findings_count"] == 999_999
+    assert len(json.dumps(result)) < 200_000
+
+    again, _ = _traced_run(handler, "flooder")
+    assert (again["tickets_created"], again["duplicate_tickets"]) == ([], ["PM-1"])
+    assert (again["duplicate_tickets_count"], again["repeated_findings_count"]) == (1, 1_000_000)
+    from claude_pm.state import Database
+    from claude_pm.tickets.store import TicketStore
+
+    assert TicketStore(Database(project / ".claude-pm" / "state.db")).get("PM-1").times_seen == (
+        2_000_000
+    )
+
+
+#: Distinct findings in the run below: enough that holding them all would pass
+#: FLOOD_PEAK_BYTES, few enough for tracemalloc (each allocation about ten times
+#: slower) to keep the test near 30 s on a busy two-core machine. Each distinct
+#: finding costs a few dozen allocations; copies of one line cost none (above).
+DISTINCT_FINDINGS = 50_000
+
+
+@pytest.mark.slow
+def test_many_distinct_findings_are_streamed_into_the_store_in_bounded_memory(project, write_agent):
+    code = (
+        "import sys\n"
+        f"for n in range({DISTINCT_FINDINGS}):\n"
+        "    sys.stdout.write(f'TODO: item {n} still to do\\n')\n"
+    )
+    write_agent("lister", code)
+    env = {"PATH": "/usr/bin:/bin", "CLAUDE_PM_MAX_TICKETS_LISTED": "20"}
+    handler = ClaudeToolHandler(settings=load_settings(project_root=project, environ=env))
+    result, peak_bytes = _traced_run(handler, "lister")
+    assert result["success"], result.get("error")
+    assert peak_bytes < FLOOD_PEAK_BYTES, peak_bytes
+    assert result["tickets_found"] == result["tickets_created_count"] == DISTINCT_FINDINGS
+    assert result["tickets_created"] == [f"PM-{n}" for n in range(1, 21)]
+    assert result["tickets_truncated"] is True
+    assert result["tickets_read_more"].endswith(f"claude-pm tickets list --run {result['run_id']}")
+    assert len(json.dumps(result)) < 100_000

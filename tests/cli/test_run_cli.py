@@ -141,3 +141,21 @@ def test_an_error_that_looks_like_markup_is_printed_as_is(project):
     assert out.returncode == 2
     assert "'[/b]' does not match" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_run_says_which_tickets_are_new_and_which_were_already_filed(project, write_agent):
+    write_agent("finder", "print('BUG: src/a.py:3: crash on save')\nprint('TODO: add tests')")
+    out = cli(project, "run", "finder", "look")
+    assert out.returncode == 0, out.stderr
+    assert "tickets: 2 found: 2 new (PM-1, PM-2), 0 already filed" in out.stdout
+    write_agent(
+        "finder",
+        "print('BUG: src/a.py:4: crash on save')\nprint('TODO: add tests')\n"
+        "print('SECURITY: key in logs')\nprint('FEATURE: export')\nprint('TODO: add tests')",
+    )
+    out = cli(project, "run", "finder", "look again")
+    assert out.returncode == 0, out.stderr
+    assert (
+        "tickets: 5 found: 2 new (PM-3, PM-4), 2 already filed (PM-1, PM-2); "
+        "1 more report(s) of the same tickets"
+    ) in out.stdout

@@ -58,7 +58,7 @@ def test_extract_without_store_prints_and_stores_nothing(cli, project: Path) -> 
     code, out, _ = cli("extract", str(log), "--json")
     assert code == 0
     rows = json.loads(out)
-    assert [(r["type"], r["priority"], r["line"]) for r in rows] == [
+    assert [(r["type"], r["priority"], r["output_line"]) for r in rows] == [
         ("security", "high", 2),
         ("task", "low", 3),
         ("bug", "low", 4),
@@ -78,7 +78,7 @@ def test_extract_from_stdin_and_store(cli) -> None:
     code, out, _ = cli("extract", "-", "--store", stdin="SECURITY: Secret in logs.\n")
     assert code == 0
     assert "PM-1 (seen before)" in out
-    assert "1 ticket(s) found, 0 new, 1 already known." in out
+    assert "1 ticket(s) found: 0 new, 1 already filed (PM-1)." in out
 
 
 def test_extract_record_file_uses_a_project_relative_path(cli, project: Path) -> None:
@@ -109,6 +109,44 @@ def test_list_show_update(cli, stored: Path) -> None:
 
     code, out, _ = cli("list", "--status", "open", "--json")
     assert [t["id"] for t in json.loads(out)] == ["PM-2", "PM-3"]
+
+
+def test_extract_store_says_what_is_new_and_what_was_already_filed(cli, project: Path) -> None:
+    first = "BUG: src/a.py:3: crash\nBUG: src/a.py:9: crash\nTODO: docs\nTODO: tests\n"
+    code, out, err = cli("extract", "-", "--store", "--run", "r1", stdin=first)
+    assert code == 0, err
+    assert "4 ticket(s) found: 3 new (PM-1, PM-2, PM-3), 0 already filed; 1 more report(s)" in out
+    # The same findings, moved one line down, and two new ones.
+    again = "BUG: src/a.py:4: crash\nTODO: docs\nSECURITY: key\nFEATURE: csv\n"
+    code, out, err = cli("extract", "-", "--store", "--run", "r2", stdin=again)
+    assert code == 0, err
+    assert "4 ticket(s) found: 2 new (PM-4, PM-5), 2 already filed (PM-1, PM-2)." in out
+    assert "claude-pm tickets list --run r2" in out
+
+    code, out, _ = cli("list", "--run", "r2", "--json")
+    assert [t["id"] for t in json.loads(out)] == ["PM-1", "PM-2", "PM-4", "PM-5"]
+    code, out, _ = cli("list", "--run", "r1", "--json")
+    assert [t["id"] for t in json.loads(out)] == ["PM-1", "PM-2", "PM-3"]
+
+    code, out, _ = cli("show", "PM-1", "--json")
+    shown = json.loads(out)
+    assert (shown["file"], shown["line"], shown["times_seen"]) == ("src/a.py", 4, 3)
+    assert [x["line"] for x in shown["lines"]] == [3, 4, 9]
+    code, out, _ = cli("show", "PM-1")
+    assert "where: src/a.py:4" in out
+    assert "lines: 4 (latest run); earlier: 3, 9" in out
+
+
+def test_list_pages_line_up_past_one_page(cli, project: Path) -> None:
+    text = "".join(f"TODO: item {n}\n" for n in range(1203))
+    code, _, err = cli("extract", "-", "--store", stdin=text)
+    assert code == 0, err
+    code, out, _ = cli("list")
+    assert code == 0
+    assert out.count("PM-") == 1203 and "PM-1203" in out
+    assert out.count("title") == 1  # one header for all the pages
+    code, out, _ = cli("list", "--json", "--limit", "1001")
+    assert len(json.loads(out)) == 1001
 
 
 def test_list_and_show_print_titles_that_look_like_markup(cli, project: Path) -> None:
@@ -225,5 +263,5 @@ def test_extract_stdin_in_a_real_process(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert len(rows) == 1000
-    assert rows[999]["line"] == 2999
+    assert rows[999]["output_line"] == 2999
     assert rows[0]["title"] == "crlf input"

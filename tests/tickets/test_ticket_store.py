@@ -12,9 +12,9 @@ import pytest
 
 from claude_pm.errors import StoreError, TicketError
 from claude_pm.state import Database
-from claude_pm.tickets.extractor import extract_text
+from claude_pm.tickets.extractor import extract_text, iter_counted
 from claude_pm.tickets.model import Priority, TicketStatus, TicketType
-from claude_pm.tickets.store import TicketStore
+from claude_pm.tickets.store import PAGE_ROWS, SAVE_BATCH, TicketStore
 
 
 class Clock:
@@ -43,7 +43,8 @@ def test_save_gives_stable_readable_ids(store: TicketStore) -> None:
     ticket = store.get("PM-2")
     assert (ticket.type, ticket.priority, ticket.title) == (TicketType.BUG, Priority.HIGH, "two")
     assert ticket.status is TicketStatus.OPEN
-    assert (ticket.source_agent, ticket.source_run, ticket.line) == ("qa", "r1", 2)
+    assert (ticket.source_agent, ticket.source_run, ticket.output_line) == ("qa", "r1", 2)
+    assert (ticket.file, ticket.line) == (None, None)
     assert "TODO: one" in ticket.context
     assert store.get("pm-2") == store.get(2) == ticket
 
@@ -192,3 +193,93 @@ def test_concurrent_processes_lose_and_duplicate_nothing(tmp_path: Path) -> None
             created[title] += not duplicate
     assert all(len(v) == 1 and by_title[k].id in v for k, v in ids.items())
     assert set(created.values()) == {1}
+
+
+def test_a_finding_that_moved_is_the_same_ticket_with_its_new_line(
+    store: TicketStore, clock: Clock
+) -> None:
+    (first,) = store.save(extract_text("BUG: src/a.py:14: crash on save", "qa"), source_run="r1")
+    clock.now = 2_000.0
+    (again,) = store.save(extract_text("x\nBUG: src/a.py:15: crash on save", "qa"), source_run="r2")
+    assert (again.id, again.duplicate) == (first.id, True)
+    ticket = store.get(first.id)
+    assert (ticket.file, ticket.line, ticket.output_line) == ("src/a.py", 15, 2)
+    assert (ticket.last_seen, ticket.last_run, ticket.times_seen) == (2_000.0, "r2", 2)
+    assert "src/a.py:15" in ticket.context
+    lines, total = store.lines(first.id)
+    assert total == 2
+    assert [(x.line, x.times_seen, x.last_run) for x in lines] == [(14, 1, "r1"), (15, 1, "r2")]
+    assert store.count() == 1
+
+
+def test_identical_findings_on_two_lines_are_one_ticket_with_both_lines(
+    store: TicketStore,
+) -> None:
+    text = "BUG: src/a.py:3: unchecked None\nok\nBUG: src/a.py:9: unchecked None\n"
+    saved = store.save(extract_text(text, "qa"), source_run="r1")
+    assert [(s.id, s.duplicate) for s in saved] == [("PM-1", False), ("PM-1", True)]
+    ticket = store.get("PM-1")
+    assert (ticket.line, ticket.times_seen) == (3, 2)  # the first report of the latest run
+    assert [x.line for x in store.lines("PM-1")[0]] == [3, 9]
+
+
+def test_a_summary_counts_each_ticket_once_across_batches(store: TicketStore) -> None:
+    """Repeats far apart (other batches) are repeats; ids are listed once, capped."""
+    old = store.save_stream(extract_text("TODO: on file 1\nTODO: on file 2\n", "qa"))
+    assert (old.created_ids, old.run is not None) == (("PM-1", "PM-2"), True)
+    lines = ["TODO: on file 1"]
+    lines += [f"TODO: new {n}" for n in range(SAVE_BATCH * 2)]
+    lines += ["TODO: on file 1", "TODO: on file 2", "TODO: new 0", "TODO: on file 2"]
+    summary = store.save_stream(extract_text("\n".join(lines), "qa"), source_run="r2", keep=3)
+    assert summary.found == len(lines)
+    assert (summary.created_count, summary.created_ids) == (
+        SAVE_BATCH * 2,
+        ("PM-3", "PM-4", "PM-5"),
+    )
+    assert (summary.filed_count, summary.filed_ids) == (2, ("PM-1", "PM-2"))
+    assert summary.repeated_count == len(lines) - SAVE_BATCH * 2
+    assert summary.ids_truncated and summary.details_truncated
+    assert len(summary.first_saved) == len(summary.first_found) == 3
+    assert [s.id for s in summary.first_saved] == ["PM-1", "PM-3", "PM-4"]
+    assert store.get("PM-1").times_seen == 3
+    # The run lists every ticket it reported, new or already filed, once.
+    assert len(store.find(run="r2")) == SAVE_BATCH * 2 + 2
+    assert store.find(run="nope") == []
+
+
+def test_counted_copies_are_stored_as_that_many_reports(store: TicketStore) -> None:
+    text = "BUG: same\n" * 2500 + "BUG: src/a.py:7: there\n" * 3
+    summary = store.save_counted(iter_counted([text], "qa"), source_run="r1")
+    assert (summary.found, summary.created_count, summary.repeated_count) == (2503, 2, 2501)
+    # A run may come in two items where the input's blocks cut it; never more per block.
+    assert summary.found_entries <= 4 and not summary.details_truncated
+    assert store.get("PM-1").times_seen == 2500
+    assert [(x.line, x.times_seen) for x in store.lines("PM-2")[0]] == [(7, 3)]
+
+
+def test_find_pages_through_any_number_of_tickets(store: TicketStore) -> None:
+    text = "".join(f"TODO: item {n}\n" for n in range(PAGE_ROWS * 2 + 5))
+    store.save_stream(extract_text(text, "qa"), source_run="r1")
+    every = list(store.iter_find(run="r1"))
+    assert [t.seq for t in every] == list(range(1, PAGE_ROWS * 2 + 6))
+    assert len(store.find(limit=PAGE_ROWS + 1)) == PAGE_ROWS + 1
+    assert [t.seq for t in store.iter_find(ticket_type="task", limit=3)] == [1, 2, 3]
+
+
+def test_a_failing_batch_keeps_what_was_counted_before(tmp_path: Path) -> None:
+    from claude_pm.tickets.summary import TicketTally
+
+    database = Database(tmp_path / "state.db")
+    store = TicketStore(database)
+
+    def findings():
+        yield from extract_text("".join(f"TODO: a{n}\n" for n in range(SAVE_BATCH)), "qa")
+        with database.transaction() as conn:
+            conn.execute("DROP TABLE ticket_runs")
+        yield from extract_text("TODO: after\n", "qa")
+
+    tally = TicketTally(5)
+    with pytest.raises(StoreError, match="Could not save tickets"):
+        store.save_stream(findings(), tally=tally)
+    assert (tally.created_count, tally.found) == (SAVE_BATCH, SAVE_BATCH + 1)
+    assert store.count() == SAVE_BATCH

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from claude_pm import ClaudeToolHandler
 from claude_pm.config import load_settings
 from claude_pm.state import Database
+from claude_pm.tickets.extractor import MAX_CONTEXT_CHARS, MAX_TITLE_CHARS
+from claude_pm.tickets.location import MAX_PATH_CHARS
 from claude_pm.tickets.store import TicketStore
 
 OUTPUT = """\
@@ -43,7 +46,8 @@ def test_without_auto_create_nothing_is_stored(handler: ClaudeToolHandler, proje
         "high",
         "API key printed in debug log",
     )
-    assert (second["type"], second["priority"], second["line"]) == ("task", "medium", 3)
+    assert (second["type"], second["priority"], second["output_line"]) == ("task", "medium", 3)
+    assert (second["file"], second["line"]) == (None, None)
     assert set(first) >= {"type", "title", "source_agent", "timestamp", "priority", "context"}
     db = project / ".claude-pm" / "state.db"
     assert not db.exists() or TicketStore(Database(db)).count() == 0
@@ -112,6 +116,67 @@ def test_ticket_lists_are_capped_and_counted(project: Path) -> None:
     assert again["tickets_created"] == [] and again["duplicate_tickets"] == ["PM-1", "PM-2", "PM-3"]
     assert again["duplicate_tickets_count"] == 10
     assert again["tickets_found"] == 20
+    assert again["repeated_findings_count"] == 20
+    run = again["tickets_read_more"].split("--run ")[1]
+    store = TicketStore(Database(project / ".claude-pm" / "state.db"))
+    assert [t.id for t in store.find(run=run)] == [f"PM-{n}" for n in range(1, 11)]
+
+
+def test_a_finding_that_moved_is_already_filed(handler: ClaudeToolHandler, project: Path) -> None:
+    first = call(
+        handler,
+        output_text=f"BUG: {project}/tests/test_cart.py:14: test_total failed: AssertionError\n",
+        source_agent="qa",
+        auto_create=True,
+    )
+    (detail,) = first["ticket_details"]
+    assert (detail["file"], detail["line"], detail["title"]) == (
+        "tests/test_cart.py",
+        14,
+        "test_total failed: AssertionError",
+    )
+    again = call(
+        handler,
+        output_text="BUG: tests/test_cart.py:15: test_total failed: AssertionError\n",
+        source_agent="qa",
+        auto_create=True,
+    )
+    assert (again["tickets_created"], again["duplicate_tickets"]) == ([], ["PM-1"])
+    store = TicketStore(Database(project / ".claude-pm" / "state.db"))
+    assert store.get("PM-1").line == 15
+
+
+def test_the_largest_input_gives_a_bounded_result(project: Path) -> None:
+    """8 MiB of findings built to be as large as possible: the result stays small."""
+    settings = load_settings(project_root=project, environ={})
+    handler = ClaudeToolHandler(settings=settings)
+    limit = settings.max_ticket_input_bytes
+    wide = "é" * 600  # context lines are cut at 500 characters, each 2 bytes in UTF-8
+    block = "".join(
+        f"{wide}\nBUG: {'d/' * 300}f{n}.py:{n + 1}: {'m' * 400} {n}\n{wide}\n" for n in range(200)
+    )
+    text = block * (limit // len(block.encode()))
+    assert len(text.encode()) <= limit
+    result = call(handler, output_text=text, source_agent="qa", auto_create=True)
+    assert result["success"] is True
+    assert result["tickets_found"] > 1000
+    assert result["tickets_created_count"] == 200
+    size = len(json.dumps(result, ensure_ascii=False))
+    listed = settings.max_tickets_listed
+    # Each listed ticket, in either list: its context, title and path at their caps, the rest.
+    per_ticket = MAX_CONTEXT_CHARS + MAX_TITLE_CHARS + MAX_PATH_CHARS + 600
+    assert size < 2 * listed * per_ticket + 10_000, size
+    assert len(result["ticket_details"]) == len(result["created_tickets"]) == listed
+
+
+def test_a_million_copies_of_a_finding_are_one_ticket(project: Path) -> None:
+    handler = ClaudeToolHandler(settings=load_settings(project_root=project, environ={}))
+    text = "BUG: the same again\n" * 400_000
+    result = call(handler, output_text=text, source_agent="qa", auto_create=True)
+    assert (result["tickets_found"], result["tickets_created"]) == (400_000, ["PM-1"])
+    assert result["repeated_findings_count"] == 399_999
+    assert result["details_truncated"] is False
+    assert len(json.dumps(result)) < 10_000
 
 
 def test_input_over_the_limit_is_refused_before_any_work(project: Path) -> None:

@@ -215,7 +215,7 @@ def test_an_attempt_on_ray_comes_back_completed_with_output_memory_and_tickets(
     # Extracted on the worker, filed by the driver.
     assert launch.tickets_found is not None
     assert [t.title for t in launch.tickets_found] == ["crash on empty input", "test the worker"]
-    assert [s.id for s in result.tickets_saved] == ["PM-1", "PM-2"]
+    assert result.tickets.created_ids == ("PM-1", "PM-2")
     assert runner.runs.get(prepared.run_id).status == "completed"  # type: ignore[union-attr]
     assert attempt_left(prepared) == []
 

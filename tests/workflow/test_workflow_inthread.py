@@ -55,8 +55,10 @@ def test_scripted_outcomes_flow_through_the_real_runner_and_journal(engine_for: 
     assert result.completed
     [a, b] = result.tasks
     assert a.result is not None and a.result.process.pid is None
-    assert [s.duplicate for s in a.result.tickets_saved] == [False]
-    assert b.result is not None and [s.duplicate for s in b.result.tickets_saved] == [True]
+    assert (a.result.tickets.created_count, a.result.tickets.filed_count) == (1, 0)
+    assert b.result is not None
+    assert (b.result.tickets.created_count, b.result.tickets.filed_count) == (0, 1)
+    assert b.result.tickets.filed_ids == a.result.tickets.created_ids
     context = executor.submitted[1].handoff.context
     assert context["dependency_results"]["a"]["output"] == "BUG: the parser drops the last line\n"
     kinds = [e.kind for e in events]

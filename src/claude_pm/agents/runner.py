@@ -26,7 +26,7 @@ import logging
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -73,7 +73,6 @@ from claude_pm.state import Database
 if TYPE_CHECKING:
     from claude_pm.agents.registry import AgentRegistry
     from claude_pm.tickets.model import Ticket
-    from claude_pm.tickets.store import SavedTicket
 
 log = logging.getLogger(__name__)
 
@@ -409,12 +408,13 @@ class AgentRunner:
         started: float,
         *,
         auto_create_tickets: bool | None = None,
-        tickets_found: Sequence[Ticket] | None = None,
+        tickets_found: Iterable[Ticket] | None = None,
     ) -> AgentResult:
         """Merge the backend's report, file the tickets, record the end.
 
         ``tickets_found`` is for an executor that extracted them where the logs
-        are (a Ray worker); by default they are extracted here from ``stdout.log``.
+        are (a Ray worker), one per finding; by default they are extracted
+        here from ``stdout.log``, streamed.
         """
         report, report_error = _read_report(prepared)
         report_error = _disk_full(prepared, process, report) or report_error
@@ -430,7 +430,7 @@ class AgentRunner:
             report=report,
             report_error=report_error,
         )
-        result = self._tickets(result, auto_create_tickets, tickets_found)
+        result = self._tickets(result, prepared, auto_create_tickets, tickets_found)
         error = None if result.success else result.summary()
         try:
             self.runs.record_end(_end_record(prepared, started, process, report, error))
@@ -448,28 +448,46 @@ class AgentRunner:
     def _tickets(
         self,
         result: AgentResult,
+        prepared: PreparedRun,
         auto_create: bool | None,
-        found_elsewhere: Sequence[Ticket] | None,
+        found_elsewhere: Iterable[Ticket] | None,
     ) -> AgentResult:
-        """Extract tickets from the full stdout log and store them when auto-creation is on."""
+        """Extract tickets from the full stdout log and store them when auto-creation is on.
+
+        Streamed in batches: memory does not grow with the number of findings
+        (consecutive copies of a line are counted, not listed). The result
+        keeps counts, the first ``max_tickets_listed`` ids and tickets, and
+        the run id under which ``claude-pm tickets list --run`` shows them all.
+        """
         if result.process.status is ProcessStatus.SPAWN_ERROR:
             return result
-        from claude_pm.tickets.extractor import extract_path
+        from claude_pm.tickets.extractor import iter_counted_path
         from claude_pm.tickets.store import TicketStore
+        from claude_pm.tickets.summary import TicketTally, summarize
 
         create = self.settings.ticket_auto_create if auto_create is None else auto_create
-        found: list[Ticket] = list(found_elsewhere or ())
-        saved: list[SavedTicket] = []
+        tally = TicketTally(self.settings.max_tickets_listed, run=result.run_id)
         try:
-            if found_elsewhere is None:
-                found = extract_path(result.process.stdout_path, result.definition.agent_type)
-            if found and create:
-                saved = TicketStore(self.database).save(found, source_run=result.run_id)
+            findings = (
+                ((ticket, 1) for ticket in found_elsewhere)
+                if found_elsewhere is not None
+                else iter_counted_path(
+                    result.process.stdout_path,
+                    result.definition.agent_type,
+                    project_root=prepared.handoff.project_root,
+                )
+            )
+            if create:
+                TicketStore(self.database).save_counted(
+                    findings, source_run=result.run_id, tally=tally
+                )
+            else:
+                summarize(findings, tally.keep, tally=tally)
         except (ClaudePMError, OSError) as e:
             # The run itself happened; losing its result over a ticket failure would be worse.
             log.warning("run %s: tickets not stored: %s", result.run_id, e)
-            return replace(result, tickets_found=tuple(found), ticket_error=str(e))
-        return replace(result, tickets_found=tuple(found), tickets_saved=tuple(saved))
+            return replace(result, tickets=tally.summary(), ticket_error=str(e))
+        return replace(result, tickets=tally.summary())
 
     # -- all four ------------------------------------------------------------------------
 

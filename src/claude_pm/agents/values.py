@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from claude_pm.agents.definition import AgentDefinition
 from claude_pm.agents.handoff import BackendReport, Handoff
 from claude_pm.process import MemoryLimits, ProcessResult, ProcessSpec, ProcessStatus
-
-if TYPE_CHECKING:
-    from claude_pm.tickets.model import Ticket
-    from claude_pm.tickets.store import SavedTicket
+from claude_pm.tickets.summary import TicketSummary
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,10 @@ class AgentResult:
 
     ``report`` is what the backend wrote about itself (model, usage, cost...),
     None when it wrote nothing; ``report_error`` says why a report that was
-    there could not be read.
+    there could not be read. ``tickets`` sums up the findings in the output:
+    counts, the ids it filed and the first few tickets, never all of them
+    (``claude-pm tickets list --run RUN_ID`` has them all); ``ticket_error``
+    says why they could not all be stored.
     """
 
     run_id: str
@@ -106,8 +106,7 @@ class AgentResult:
     backend: str
     report: BackendReport | None = None
     report_error: str | None = None
-    tickets_found: tuple[Ticket, ...] = ()
-    tickets_saved: tuple[SavedTicket, ...] = ()
+    tickets: TicketSummary = field(default_factory=TicketSummary)
     ticket_error: str | None = None
     record_error: str | None = None
 

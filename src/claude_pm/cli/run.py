@@ -170,7 +170,32 @@ def _print_summary(result: dict[str, Any]) -> None:
         out.rule("stderr" + (" (tail)" if result.get("errors_truncated") else ""))
         out.print(result["errors"].rstrip("\n"), markup=False)
     out.rule()
-    if result.get("tickets_found"):
-        created = ", ".join(result["tickets_created"]) or "none stored"
-        out.print(f"tickets: {result['tickets_found']} found; stored: {created}")
+    tickets = _ticket_summary(result)
+    if tickets:
+        out.print(tickets, markup=False)
     out.print(f"run {result['run_id']}; full logs in {result['log_paths']['run_dir']}")
+
+
+def _ticket_summary(result: dict[str, Any]) -> str | None:
+    """``tickets: 4 found: 2 new (PM-5, PM-6), 2 already filed (PM-3, PM-4)``, or None."""
+    from claude_pm.tickets.summary import describe_filing
+
+    found = int(result.get("tickets_found") or 0)
+    if not found:
+        return None
+    created = int(result.get("tickets_created_count") or 0)
+    filed = int(result.get("duplicate_tickets_count") or 0)
+    if created + filed == 0:
+        why = result.get("ticket_error") or "ticket auto-creation is off"
+        return f"tickets: {found} found, none stored ({why})"
+    line = f"tickets: {found} found: " + describe_filing(
+        result.get("tickets_created") or [], created, result.get("duplicate_tickets") or [], filed
+    )
+    repeats = found - created - filed
+    if repeats > 0:
+        line += f"; {repeats} more report(s) of the same tickets"
+    if result.get("tickets_read_more"):
+        line += f"\n  {result['tickets_read_more']}"
+    if result.get("ticket_error"):
+        line += f"\n  not all stored: {result['ticket_error']}"
+    return line

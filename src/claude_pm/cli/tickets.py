@@ -7,8 +7,10 @@ error), 2 bad input (a flag value, a missing file).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +21,7 @@ from claude_pm.tickets.model import Priority, TicketStatus, TicketType
 
 if TYPE_CHECKING:
     from claude_pm.config import Settings
-    from claude_pm.tickets.model import StoredTicket, Ticket
+    from claude_pm.tickets.model import SavedTicket, StoredTicket, Ticket
     from claude_pm.tickets.store import TicketStore
 
 _STATUSES = tuple(s.value for s in TicketStatus)
@@ -38,15 +40,28 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_help(parser))
     commands = parser.add_subparsers(dest="tickets_command", metavar="ACTION")
 
-    p = commands.add_parser("list", help="list tickets, filtered")
+    p = commands.add_parser(
+        "list",
+        help="list tickets, filtered",
+        description="List tickets in id order, streamed (any number, in bounded memory).",
+    )
     p.add_argument("--status", choices=_STATUSES)
     p.add_argument("--type", choices=_TYPES)
     p.add_argument("--priority", choices=_PRIORITIES)
+    p.add_argument(
+        "--run",
+        default=None,
+        metavar="RUN_ID",
+        help="only the tickets this run reported, new or already filed (the run id of "
+        "`claude-pm run`, or the extract-... id of a tool call or `tickets extract`)",
+    )
     p.add_argument("--limit", type=int, default=None, help="at most this many tickets")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=list_command)
 
-    p = commands.add_parser("show", help="show one ticket with its context")
+    p = commands.add_parser(
+        "show", help="show one ticket with its context and the lines it was seen on"
+    )
     p.add_argument("id", help="ticket id, e.g. PM-42")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=show_command)
@@ -61,17 +76,25 @@ def register(subparsers: Any) -> None:
     p = commands.add_parser(
         "extract",
         help="find tickets in a file or standard input",
-        description="Find TODO/FIXME/BUG/FEATURE/SECURITY/PERFORMANCE/REFACTOR items in FILE "
-        "(or standard input with -), streaming it; with --store, save them.",
+        description="Find TODO/FIXME/XXX/BUG/FEATURE/SECURITY/PERFORMANCE/REFACTOR/HACK items "
+        "in FILE (or standard input with -), streaming it; with --store, save them and "
+        "print how many were new and how many already filed. A leading path:line in a "
+        "title is where the finding is (its file and line), unless --record-file says "
+        "FILE is the source itself.",
     )
     p.add_argument("file", help="a file to read, or - for standard input")
     p.add_argument("--agent", default="manual", help="source agent to record (default: manual)")
     p.add_argument("--store", action="store_true", help="save the tickets (deduplicated)")
-    p.add_argument("--run", default=None, help="source run id to record when storing")
+    p.add_argument(
+        "--run",
+        default=None,
+        help="run id to record when storing (default: a new extract-... id, printed)",
+    )
     p.add_argument(
         "--record-file",
         action="store_true",
-        help="record FILE (relative to the project) as the file the findings are about",
+        help="FILE is the source the findings are in: record it (relative to the project) "
+        "as their file, and its line numbers as theirs",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=extract_command)
@@ -126,33 +149,106 @@ def _console() -> Any:
     return Console(highlight=False)
 
 
-def _print_table(tickets: Sequence[StoredTicket]) -> None:
+_TABLE_PAGE = 500
+#: Column widths when the list runs over several pages, so that the pages line up.
+_TABLE_WIDTHS = {"id": 10, "status": 11, "type": 11, "priority": 8, "seen": 7}
+
+
+def _print_table(tickets: Iterable[StoredTicket]) -> None:
+    """Tickets as a table, a page at a time: any number of rows in bounded memory.
+
+    One page fits its columns to its rows; when there are more, every page
+    uses the same fixed widths.
+    """
     from rich.table import Table
     from rich.text import Text
 
     console = _console()
-    if not tickets:
+    pages = 0
+    page: list[StoredTicket] = []
+
+    def flush(fixed: bool) -> None:
+        table = Table(show_edge=False, show_header=pages == 0)
+        for column, width in _TABLE_WIDTHS.items():
+            table.add_column(column, no_wrap=True, width=width if fixed else None)
+        table.add_column("title")
+        for t in page:
+            table.add_row(
+                t.id,
+                t.status.value,
+                t.type.value,
+                t.priority.value,
+                str(t.times_seen),
+                Text(t.title),
+            )
+        console.print(table)
+
+    for ticket in tickets:
+        if len(page) >= _TABLE_PAGE:
+            flush(fixed=True)
+            pages += 1
+            page = []
+        page.append(ticket)
+    if page:
+        flush(fixed=pages > 0)
+    elif not pages:
         console.print("No tickets.")
-        return
-    table = Table(show_edge=False)
-    for column in ("id", "status", "type", "priority", "seen", "title"):
-        table.add_column(column, no_wrap=column != "title")
-    for t in tickets:
-        table.add_row(
-            t.id, t.status.value, t.type.value, t.priority.value, str(t.times_seen), Text(t.title)
-        )
-    console.print(table)
 
 
-def _print_ticket(ticket: StoredTicket) -> None:
+class _JsonArray:
+    """A JSON array written an element at a time (as ``print_json`` would write the list)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        text = json.dumps(row, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write(("[\n" if self.count == 0 else ",\n") + textwrap.indent(text, "  "))
+        self.count += 1
+
+    def close(self) -> None:
+        sys.stdout.write("[]\n" if self.count == 0 else "\n]\n")
+
+
+def _print_json_rows(rows: Iterable[dict[str, Any]]) -> None:
+    array = _JsonArray()
+    for row in rows:
+        array.add(row)
+    array.close()
+
+
+def _where(file: str | None, line: int | None) -> str | None:
+    if file is None:
+        return None
+    return f"{file}:{line}" if line is not None else file
+
+
+def _print_ticket(ticket: StoredTicket, requested: str, store: TicketStore) -> None:
     from rich.markup import escape
 
     console = _console()
     data = ticket.to_dict()
+    if ticket.id != requested:
+        console.print(f"{requested} was merged into {ticket.id} (the same finding).")
     console.print(f"[bold]{ticket.id}[/bold]: {escape(ticket.title)}")
-    for key in ("status", "type", "priority", "source_agent", "source_run", "file", "line"):
+    for key in ("status", "type", "priority", "source_agent", "source_run", "last_run"):
         if data[key] is not None:
             console.print(f"  {key}: {escape(str(data[key]))}")
+    where = _where(ticket.file, ticket.line)
+    if where is not None:
+        console.print(f"  where: {escape(where)}")
+    if ticket.output_line is not None:
+        console.print(f"  output line: {ticket.output_line}")
+    lines, total = store.lines(ticket.seq, limit=_SHOWN_LINES)
+    if total > 1 or (total == 1 and lines[0].line != ticket.line):
+        latest = [str(x.line) for x in lines if x.last_run == ticket.last_run]
+        earlier = [str(x.line) for x in lines if x.last_run != ticket.last_run]
+        text = ", ".join(latest) + " (latest run)" if latest else ""
+        if earlier:
+            text += ("; " if text else "") + "earlier: " + ", ".join(earlier)
+        if total > len(lines):
+            text += f"; and {total - len(lines)} more"
+        console.print(f"  lines: {text}")
     console.print(
         f"  seen {ticket.times_seen} time(s), {data['first_seen']} .. {data['last_seen']}"
     )
@@ -163,13 +259,22 @@ def _print_ticket(ticket: StoredTicket) -> None:
         console.print(escape(ticket.context))
 
 
+_SHOWN_LINES = 100
+#: Ticket ids named in the summary line of ``extract --store``.
+_LINE_IDS = 10
+
+
 @with_settings
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
-    tickets = _store(settings).find(
-        status=args.status, ticket_type=args.type, priority=args.priority, limit=args.limit
+    tickets = _store(settings).iter_find(
+        status=args.status,
+        ticket_type=args.type,
+        priority=args.priority,
+        run=args.run,
+        limit=args.limit,
     )
     if args.json:
-        print_json([t.to_dict() for t in tickets])
+        _print_json_rows(t.to_dict() for t in tickets)
     else:
         _print_table(tickets)
     return 0
@@ -177,11 +282,21 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
 
 @with_settings
 def show_command(args: argparse.Namespace, settings: Settings) -> int:
-    ticket = _store(settings).get(args.id)
+    from claude_pm.tickets.model import format_ticket_id, parse_ticket_id
+
+    store = _store(settings)
+    requested = format_ticket_id(parse_ticket_id(args.id))
+    ticket = store.get(requested)
     if args.json:
-        print_json(ticket.to_dict())
+        lines, total = store.lines(ticket.seq, limit=_SHOWN_LINES)
+        data = ticket.to_dict()
+        data["lines"] = [x.to_dict() for x in lines]
+        data["lines_count"] = total
+        if ticket.id != requested:
+            data["merged_from"] = requested
+        print_json(data)
     else:
-        _print_ticket(ticket)
+        _print_ticket(ticket, requested, store)
     return 0
 
 
@@ -200,12 +315,18 @@ def update_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _extract(args: argparse.Namespace, settings: Settings) -> list[Ticket]:
-    from claude_pm.tickets.extractor import BLOCK_CHARS, extract_path, iter_extract
+def _extract(args: argparse.Namespace, settings: Settings) -> Iterator[Ticket]:
+    """The findings in FILE (or stdin), one per line, streamed.
 
+    Raises:
+        InvalidInput: FILE is not a readable file.
+    """
+    from claude_pm.tickets.extractor import BLOCK_CHARS, iter_extract, iter_extract_path
+
+    root = settings.project_root
     if args.file == "-":
         chunks = iter(lambda: sys.stdin.read(BLOCK_CHARS), "")
-        return list(iter_extract(chunks, args.agent))
+        return iter_extract(chunks, args.agent, project_root=root)
     path = Path(args.file)
     if not path.is_file():
         from claude_pm.errors import InvalidInput
@@ -215,37 +336,61 @@ def _extract(args: argparse.Namespace, settings: Settings) -> list[Ticket]:
     if args.record_file:
         resolved = path.resolve()
         try:
-            label = resolved.relative_to(settings.project_root).as_posix()
+            label = resolved.relative_to(settings.project_root.resolve()).as_posix()
         except ValueError:
             label = resolved.as_posix()
-    return extract_path(path, args.agent, file=label)
+    return iter_extract_path(path, args.agent, file=label, project_root=root)
+
+
+def _ticket_row(ticket: Ticket) -> str:
+    where = _where(ticket.file, ticket.line) or f"output line {ticket.output_line}"
+    return f"[{ticket.type.value}/{ticket.priority.value}] {ticket.title} ({where})"
 
 
 @with_settings
 def extract_command(args: argparse.Namespace, settings: Settings) -> int:
+    from claude_pm.tickets.summary import describe_filing
+
     tickets = _extract(args, settings)
-    rows: list[dict[str, Any]]
-    if args.store:
-        rows = [s.to_dict() for s in _store(settings).save(tickets, source_run=args.run)]
-    else:
-        rows = [t.to_dict() for t in tickets]
-    if args.json:
-        print_json(rows)
-        return 0
     console = _console()
-    for row in rows:
-        prefix = ""
-        if args.store:
-            prefix = row["id"] + (" (seen before) " if row["duplicate"] else " ")
-        console.print(
-            f"{prefix}[{row['type']}/{row['priority']}] {row['title']} (line {row['line']})",
-            markup=False,
-        )
-    new = sum(1 for r in rows if not r.get("duplicate", False))
-    summary = f"{len(rows)} ticket(s) found"
-    if args.store:
-        summary += f", {new} new, {len(rows) - new} already known"
-    console.print(summary + ".")
+    if not args.store:
+        if args.json:
+            _print_json_rows(t.to_dict() for t in tickets)
+            return 0
+        found = 0
+        for ticket in tickets:
+            found += 1
+            console.print(_ticket_row(ticket), markup=False)
+        console.print(f"{found} ticket(s) found.")
+        return 0
+
+    store = _store(settings)
+    if args.json:
+        array = _JsonArray()
+        try:
+            store.save_stream(
+                tickets, source_run=args.run, keep=0, on_saved=lambda s: array.add(s.to_dict())
+            )
+        finally:
+            array.close()
+        return 0
+
+    def show(saved: SavedTicket) -> None:
+        seen = " (seen before)" if saved.duplicate else ""
+        console.print(f"{saved.id}{seen} {_ticket_row(saved.ticket)}", markup=False)
+
+    summary = store.save_stream(tickets, source_run=args.run, keep=_LINE_IDS, on_saved=show)
+    line = describe_filing(
+        summary.created_ids, summary.created_count, summary.filed_ids, summary.filed_count
+    )
+    repeats = summary.found - summary.created_count - summary.filed_count
+    more = f"; {repeats} more report(s) of the same tickets" if repeats > 0 else ""
+    console.print(f"{summary.found} ticket(s) found: {line}{more}.", markup=False, soft_wrap=True)
+    console.print(
+        f"recorded as run {summary.run}: claude-pm tickets list --run {summary.run}",
+        markup=False,
+        soft_wrap=True,
+    )
     return 0
 
 

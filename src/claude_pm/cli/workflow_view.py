@@ -37,7 +37,11 @@ def print_result(result: WorkflowResult) -> None:
         wall = task.result.process.wall_time_s if task.result is not None else None
         if wall is None and task.record is not None:
             wall = task.record.wall_time_s
-        tickets = len(task.result.tickets_saved) if task.result is not None else None
+        tickets = (
+            task.result.tickets.created_count + task.result.tickets.filed_count
+            if task.result is not None
+            else None
+        )
         notes = []
         if task.interrupted:
             notes.append("interrupted, run again")

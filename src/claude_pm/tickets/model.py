@@ -6,10 +6,17 @@ counters; a :class:`SavedTicket` tells a caller of ``TicketStore.save`` which id
 a finding got and whether it was already known.
 
 The fingerprint that decides "already known" is the SHA-256 of the type, the
-normalized title and, when known, the file. Normalizing casefolds the title,
-collapses runs of whitespace, and strips surrounding quotes and trailing
-punctuation; numbers are kept (``issue 12`` and ``issue 13`` are different
-findings).
+normalized title and, when known, the file. The title is the message without
+its location (``BUG: src/a.py:14: crash`` has the title ``crash``, the file
+``src/a.py`` and the line 14; see :mod:`claude_pm.tickets.location`), so the
+line is never part of it: a finding that moved is the same ticket.
+Normalizing casefolds the title, collapses runs of whitespace, and strips
+surrounding quotes and trailing punctuation; numbers are kept (``issue 12`` and
+``issue 13`` are different findings).
+
+Two lines tell where a finding is: ``line`` is the line of the source file
+(``file``) it is about, when known; ``output_line`` is the line of the text it
+was extracted from (an agent's output, a log).
 """
 
 from __future__ import annotations
@@ -53,10 +60,12 @@ MARKER_TYPES: dict[str, TicketType] = {
     "TODO": TicketType.TASK,
     "FIXME": TicketType.BUG,
     "BUG": TicketType.BUG,
+    "XXX": TicketType.BUG,
     "FEATURE": TicketType.FEATURE,
     "SECURITY": TicketType.SECURITY,
     "PERFORMANCE": TicketType.PERFORMANCE,
     "REFACTOR": TicketType.REFACTOR,
+    "HACK": TicketType.REFACTOR,
 }
 
 DEFAULT_PRIORITY: dict[TicketType, Priority] = {
@@ -67,6 +76,20 @@ DEFAULT_PRIORITY: dict[TicketType, Priority] = {
     TicketType.TASK: Priority.LOW,
     TicketType.REFACTOR: Priority.LOW,
 }
+
+#: Markers whose default priority is not their type's: ``XXX`` flags code that
+#: needs a look (a bug less certain than ``FIXME``), ``HACK`` a workaround to
+#: replace (debt more pressing than a ``REFACTOR`` wish).
+MARKER_PRIORITY: dict[str, Priority] = {
+    "XXX": Priority.MEDIUM,
+    "HACK": Priority.MEDIUM,
+}
+
+
+def marker_priority(marker: str) -> Priority:
+    """The default priority of a marker word (upper case)."""
+    return MARKER_PRIORITY.get(marker) or DEFAULT_PRIORITY[MARKER_TYPES[marker]]
+
 
 _SPACES = re.compile(r"\s+")
 _TRAILING_PUNCTUATION = ".,;:!?…"
@@ -117,13 +140,15 @@ def parse_ticket_id(ticket_id: str | int) -> int:
     return int(text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ticket:
     """One finding extracted from text.
 
-    ``line`` is 1-based; ``context`` is the marker line with up to two lines
-    before and after it, joined by newlines. ``file`` is the source file the
-    finding is about, when the caller knows it (it is part of the fingerprint).
+    ``file`` and ``line`` say where in the project the finding is, when known
+    (from a leading ``path:line`` in the title, or from the caller); ``file``
+    is part of the fingerprint, ``line`` is not. ``output_line`` is the
+    1-based line of the text it was found in. ``context`` is the marker line
+    with up to two lines before and after it, joined by newlines.
     """
 
     type: TicketType
@@ -134,13 +159,14 @@ class Ticket:
     context: str = ""
     line: int | None = None
     file: str | None = None
+    output_line: int | None = None
 
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.type, self.title, self.file)
 
     def to_dict(self) -> dict[str, Any]:
-        """The reference design's ticket fields plus ``line``, ``file`` and ``fingerprint``."""
+        """The reference design's ticket fields plus where it is and its ``fingerprint``."""
         return {
             "type": self.type.value,
             "title": self.title,
@@ -148,13 +174,14 @@ class Ticket:
             "timestamp": self.timestamp,
             "priority": self.priority.value,
             "context": self.context,
-            "line": self.line,
             "file": self.file,
+            "line": self.line,
+            "output_line": self.output_line,
             "fingerprint": self.fingerprint,
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SavedTicket:
     """The outcome of saving one :class:`Ticket`."""
 
@@ -174,7 +201,12 @@ class SavedTicket:
 
 @dataclass(frozen=True)
 class StoredTicket:
-    """One row of the ``tickets`` table. Times are seconds since the epoch."""
+    """One row of the ``tickets`` table. Times are seconds since the epoch.
+
+    ``line``, ``output_line`` and ``context`` are those of the latest run that
+    reported the finding (its first report in that run); every source line it
+    was seen on is in :meth:`TicketStore.lines <claude_pm.tickets.store.TicketStore.lines>`.
+    """
 
     seq: int
     fingerprint: str
@@ -192,6 +224,7 @@ class StoredTicket:
     last_seen: float
     times_seen: int
     external_url: str | None = None
+    output_line: int | None = None
 
     @property
     def id(self) -> str:
@@ -207,6 +240,7 @@ class StoredTicket:
             "context": self.context,
             "file": self.file,
             "line": self.line,
+            "output_line": self.output_line,
             "source_agent": self.source_agent,
             "source_run": self.source_run,
             "last_run": self.last_run,
@@ -215,6 +249,26 @@ class StoredTicket:
             "times_seen": self.times_seen,
             "fingerprint": self.fingerprint,
             "external_url": self.external_url,
+        }
+
+
+@dataclass(frozen=True)
+class TicketLine:
+    """One source line a ticket was reported on: how often, and when last (run and time)."""
+
+    line: int
+    times_seen: int
+    first_seen: float
+    last_seen: float
+    last_run: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "times_seen": self.times_seen,
+            "first_seen": iso_from_epoch(self.first_seen),
+            "last_seen": iso_from_epoch(self.last_seen),
+            "last_run": self.last_run,
         }
 
 

@@ -7,11 +7,14 @@ to get it), and ticket lists name at most ``max_tickets_listed`` distinct ids
 (the ``*_count`` fields count them all).
 
 Ticket fields are the same in every tool: ``tickets_found`` (findings in the
-text), ``tickets_created`` (ids of tickets new to the store) with
-``tickets_created_count``, and ``duplicate_tickets`` (ids of tickets that
-were already on file and were counted again) with ``duplicate_tickets_count``.
-``created_tickets`` and ``ticket_details`` exist for compatibility with the
-reference design of ``create_tickets_from_output``.
+text), ``tickets_created`` (ids of tickets new to the store, each once) with
+``tickets_created_count``, ``duplicate_tickets`` (ids of tickets that were
+already on file and were counted again, each once) with
+``duplicate_tickets_count``, ``repeated_findings_count`` (findings counted
+again on a ticket: ``tickets_found - tickets_created_count``), and, when
+some ids are not listed, ``tickets_read_more`` (the command that lists them
+all). ``created_tickets`` and ``ticket_details`` exist for compatibility with
+the reference design of ``create_tickets_from_output``.
 
 A workflow's result holds one entry per task, each the
 ``execute_agent_subprocess`` result of its last attempt plus the task's own
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +41,7 @@ if TYPE_CHECKING:
     from claude_pm.agents.registry import Discovery
     from claude_pm.agents.runs import RunRecord
     from claude_pm.agents.values import AgentResult
-    from claude_pm.tickets.model import Ticket
-    from claude_pm.tickets.store import SavedTicket
+    from claude_pm.tickets.summary import TicketSummary
     from claude_pm.workflow.outcome import TaskOutcome, WorkflowResult
 
 #: A workflow result holds at most this many times ``max_report_bytes`` (about 256 KiB by
@@ -93,17 +95,26 @@ def _capped_text(text: str, max_bytes: int) -> tuple[str, bool]:
     return data[-max_bytes:].decode("utf-8", errors="ignore"), True
 
 
-def ticket_fields(saved: Sequence[SavedTicket], max_listed: int) -> dict[str, Any]:
+def ticket_fields(summary: TicketSummary, max_listed: int) -> dict[str, Any]:
     """The ticket fields every tool result shares (ids distinct, at most ``max_listed``)."""
-    new = list(dict.fromkeys(s.id for s in saved if not s.duplicate))
-    seen = list(dict.fromkeys(s.id for s in saved if s.duplicate and s.id not in new))
-    return {
-        "tickets_created": new[:max_listed],
-        "tickets_created_count": len(new),
-        "duplicate_tickets": seen[:max_listed],
-        "duplicate_tickets_count": len(seen),
-        "tickets_truncated": len(new) > max_listed or len(seen) > max_listed,
+    fields: dict[str, Any] = {
+        "tickets_found": summary.found,
+        "tickets_created": list(summary.created_ids[:max_listed]),
+        "tickets_created_count": summary.created_count,
+        "duplicate_tickets": list(summary.filed_ids[:max_listed]),
+        "duplicate_tickets_count": summary.filed_count,
+        "repeated_findings_count": summary.repeated_count,
+        "tickets_truncated": (
+            summary.created_count > min(len(summary.created_ids), max_listed)
+            or summary.filed_count > min(len(summary.filed_ids), max_listed)
+        ),
     }
+    if fields["tickets_truncated"] and summary.run is not None:
+        fields["tickets_read_more"] = (
+            f"{summary.created_count + summary.filed_count} tickets in all: "
+            f"claude-pm tickets list --run {summary.run}"
+        )
+    return fields
 
 
 def agent_result(
@@ -163,8 +174,7 @@ def agent_result(
         },
         "output_truncated": output_cut or p.stdout_truncated,
         "errors_truncated": errors_cut or p.stderr_truncated,
-        "tickets_found": len(result.tickets_found),
-        **ticket_fields(result.tickets_saved, max_tickets_listed),
+        **ticket_fields(result.tickets, max_tickets_listed),
         "agent": {
             "name": result.definition.name,
             "tier": result.definition.tier.value,
@@ -189,23 +199,21 @@ def agent_result(
 
 
 def tickets_result(
-    found: Sequence[Ticket],
-    saved: Sequence[SavedTicket],
-    *,
-    auto_create: bool,
-    max_tickets_listed: int,
+    summary: TicketSummary, *, auto_create: bool, max_tickets_listed: int
 ) -> dict[str, Any]:
-    """The ``create_tickets_from_output`` result (lists bounded by ``max_tickets_listed``)."""
-    details = [t.to_dict() for t in found[:max_tickets_listed]]
-    stored = [s.to_dict() for s in saved[:max_tickets_listed]]
+    """The ``create_tickets_from_output`` result (lists bounded by ``max_tickets_listed``).
+
+    ``ticket_details`` are the first findings (consecutive copies of a line
+    are one), ``created_tickets`` what became of them in the store.
+    """
+    details = [t.to_dict() for t in summary.first_found[:max_tickets_listed]]
     return {
         "success": True,
-        "tickets_found": len(found),
-        **ticket_fields(saved, max_tickets_listed),
+        **ticket_fields(summary, max_tickets_listed),
         "auto_create_enabled": auto_create,
         "ticket_details": details,
-        "created_tickets": stored,
-        "details_truncated": len(found) > max_tickets_listed,
+        "created_tickets": [s.to_dict() for s in summary.first_saved[:max_tickets_listed]],
+        "details_truncated": summary.found_entries > len(details),
     }
 
 

@@ -292,9 +292,10 @@ COORDINATE_MULTI_AGENT_WORKFLOW: Final[dict[str, Any]] = {
 CREATE_TICKETS_FROM_OUTPUT: Final[dict[str, Any]] = {
     "name": "create_tickets_from_output",
     "description": (
-        "Find TODO, FIXME, BUG, FEATURE, SECURITY, PERFORMANCE and REFACTOR items in "
-        "text (an agent's output, a log) and, with auto_create, store them as "
-        "deduplicated tickets with stable ids such as PM-42."
+        "Find TODO, FIXME, XXX, BUG, FEATURE, SECURITY, PERFORMANCE, REFACTOR and HACK "
+        "items in text (an agent's output, a log) and, with auto_create, store them as "
+        "deduplicated tickets with stable ids such as PM-42. A leading path:line in an "
+        "item (BUG: src/a.py:14: message) is where it is, not part of its identity."
     ),
     "parameters": {
         "type": "object",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from claude_pm.errors import InvalidInput
-from claude_pm.tickets.extractor import extract_text
-from claude_pm.tickets.store import SavedTicket, TicketStore
+from claude_pm.tickets.extractor import iter_counted, text_blocks
+from claude_pm.tickets.store import TicketStore
+from claude_pm.tickets.summary import TicketSummary, summarize
 from claude_pm.tools.results import tickets_result
 from claude_pm.tools.services import CallOptions, ToolServices
 
@@ -16,8 +17,11 @@ def create_tickets_from_output(
 ) -> dict[str, Any]:
     """Extract tickets from ``output_text``; with ``auto_create``, store them deduplicated.
 
-    Without ``auto_create`` nothing is stored. The result's fields are
-    described in :mod:`claude_pm.tools.results`.
+    Without ``auto_create`` nothing is stored. The findings are streamed into
+    the store in batches and counted: the result holds the counts and the
+    first ``max_tickets_listed`` of each list, whatever the number of
+    findings (its fields are described in :mod:`claude_pm.tools.results`).
+    Stored tickets are recorded under a new run id (``extract-<hex>``).
 
     Raises:
         InvalidInput: ``output_text`` is larger than ``max_ticket_input_bytes``.
@@ -35,14 +39,14 @@ def create_tickets_from_output(
             expected=f"at most {limit} bytes",
         )
     auto_create = bool(args.get("auto_create", False))
-    tickets = extract_text(text, args["source_agent"])
-    call.progress(f"found {len(tickets)} ticket(s)", len(tickets), len(tickets))
-    saved: list[SavedTicket] = []
-    if auto_create and tickets:
-        saved = TicketStore(services.database).save(tickets)
-    return tickets_result(
-        tickets,
-        saved,
-        auto_create=auto_create,
-        max_tickets_listed=services.settings.max_tickets_listed,
+    keep = services.settings.max_tickets_listed
+    findings = iter_counted(
+        text_blocks(text), args["source_agent"], project_root=services.settings.project_root
     )
+    summary: TicketSummary
+    if auto_create:
+        summary = TicketStore(services.database).save_counted(findings, keep=keep)
+    else:
+        summary = summarize(findings, keep)
+    call.progress(f"found {summary.found} ticket(s)", summary.found, summary.found)
+    return tickets_result(summary, auto_create=auto_create, max_tickets_listed=keep)

@@ -87,8 +87,12 @@ def _file_tail(path: str | None, max_bytes: int) -> tuple[str, bool]:
 
 
 def ticket_ids(result: AgentResult) -> list[str]:
-    """The ids of the tickets a run stored (new or counted again), each once."""
-    return list(dict.fromkeys(s.id for s in result.tickets_saved))
+    """The ids of the tickets a run stored (new, then counted again), each once.
+
+    The run's summary keeps the first ids of each kind (``claude-pm tickets list
+    --run RUN_ID`` lists them all).
+    """
+    return list(dict.fromkeys((*result.tickets.created_ids, *result.tickets.filed_ids)))
 
 
 def dependency_entry(

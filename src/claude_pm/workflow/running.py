@@ -391,7 +391,7 @@ class WorkflowRun:
                 prepared, launch.process, flight.started, tickets_found=launch.tickets_found
             )
             effects.append(key)
-            self.tickets += len(result.tickets_saved)
+            self.tickets += result.tickets.created_count + result.tickets.filed_count
             decision = decide(
                 result,
                 book.task,

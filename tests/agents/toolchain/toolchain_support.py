@@ -81,8 +81,9 @@ def run(
     code = run_agent(agent, request, out, err=err)
     outcome = Outcome(code, out.getvalue(), err.getvalue(), run_dir)
     tickets = extract_text(outcome.report, agent)
-    expected = [f"{f.path}:{f.line}: {f.message}" for f in outcome.findings]
-    assert [t.title for t in tickets] == expected, outcome.report
+    # The extractor takes the leading path:line out of the title into file and line.
+    expected = [(f.message, f.path, f.line) for f in outcome.findings]
+    assert [(t.title, t.file, t.line) for t in tickets] == expected, outcome.report
     for ticket, finding in zip(tickets, outcome.findings, strict=True):
         if finding.priority:
             assert ticket.priority.value == finding.priority
