@@ -20,6 +20,7 @@ from claude_pm._version import __version__
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "init",
+    "review",
     "run",
     "runs",
     "workflow",

@@ -101,9 +101,10 @@ def register(subparsers: Any) -> None:
 
     p = commands.add_parser(
         "export",
-        help="write tickets as Markdown files, JSON or CSV",
+        help="write tickets as Markdown files, JSON, CSV or SARIF",
         description="markdown writes one PM-<n>.md per ticket with YAML front matter into "
-        "--output (default PROJECT/tickets); json and csv go to --output or standard output.",
+        "--output (default PROJECT/tickets); json, csv and sarif (SARIF 2.1.0, for GitHub "
+        "code scanning and editors) go to --output or standard output.",
     )
     p.add_argument("--format", choices=_FORMATS, default="markdown")
     p.add_argument("--output", type=Path, default=None, help="directory (markdown) or file")
@@ -406,7 +407,12 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         written = export.export_markdown(tickets, directory)
         sys.stderr.write(f"wrote {len(written)} ticket file(s) to {directory}\n")
         return 0
-    text = export.to_json(tickets) if args.format == "json" else export.to_csv(tickets)
+    if args.format == "sarif":
+        text = export.to_sarif(tickets, project_root=settings.project_root)
+    elif args.format == "json":
+        text = export.to_json(tickets)
+    else:
+        text = export.to_csv(tickets)
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -216,7 +216,30 @@ def _drive(
     tasks: list[tuple[str, str]],
     start: Any,
 ) -> int:
-    view = progress_view(tasks, quiet=args.quiet)
+    try:
+        result = run_with_view(
+            engine, tasks, start, quiet=args.quiet, on_interrupt=lambda r: _show(args, settings, r)
+        )
+    finally:
+        engine.close()
+    _show(args, settings, result)
+    return EXIT_OK if result.completed else EXIT_FAILED
+
+
+def run_with_view(
+    engine: WorkflowEngine,
+    tasks: list[tuple[str, str]],
+    start: Any,
+    *,
+    quiet: bool,
+    on_interrupt: Any = None,
+) -> WorkflowResult:
+    """Run ``start(on_event)`` under the live view (or progress lines) of ``tasks``.
+
+    On Ctrl-C the engine has cancelled the workflow; ``on_interrupt`` is given
+    its snapshot before the interrupt goes on up.
+    """
+    view = progress_view(tasks, quiet=quiet)
     seen: list[str] = []
 
     def on_event(event: WorkflowEvent) -> None:
@@ -226,16 +249,14 @@ def _drive(
 
     try:
         with view:
-            result = start(on_event)
+            result: WorkflowResult = start(on_event)
     except (KeyboardInterrupt, SystemExit):
         if seen:
             print(f"claude-pm: workflow {seen[0]} interrupted and cancelled", file=sys.stderr)
-            _show(args, settings, engine.snapshot(seen[0]))
+            if on_interrupt is not None:
+                on_interrupt(engine.snapshot(seen[0]))
         raise
-    finally:
-        engine.close()
-    _show(args, settings, result)
-    return EXIT_OK if result.completed else EXIT_FAILED
+    return result
 
 
 def _show(args: argparse.Namespace, settings: Settings, result: WorkflowResult) -> None:
