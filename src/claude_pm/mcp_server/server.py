@@ -1,4 +1,4 @@
-"""The MCP server object: the four tools, and how one ``tools/call`` is served.
+"""The MCP server object: the four tools, the prompts and resources, and how a call is served.
 
 Built on the MCP Python SDK's low-level ``Server`` rather than ``MCPServer``:
 ``MCPServer`` derives each tool's ``inputSchema`` from a Python signature,
@@ -17,6 +17,12 @@ notifications for clients that sent a progress token. The result becomes a
 ``CallToolResult`` that always encodes (:func:`_call_result`): text that UTF-8
 cannot carry is escaped, and a result JSON cannot represent becomes an error
 result, so the response is never lost on the way out.
+
+Prompts (:mod:`~claude_pm.mcp_server.prompts`) and resources
+(:mod:`~claude_pm.mcp_server.resources`) read the registry and the state
+database in a worker thread too; what they refuse (an unknown prompt, agent,
+ticket or run, a URI claude-pm does not serve) is an MCP ``INVALID_PARAMS``
+error whose message says what to fix.
 """
 
 from __future__ import annotations
@@ -24,19 +30,23 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from claude_pm._version import __version__
+from claude_pm.errors import ClaudePMError
 from claude_pm.mcp_server import wire
 from claude_pm.mcp_server.calls import SHUTDOWN_GRACE_S, InFlightCalls
 from claude_pm.tools import ClaudeToolHandler, as_mcp, is_error_result, result_text
 
 if TYPE_CHECKING:
+    import anyio
     import mcp_types as types
     from mcp.server.lowlevel import Server
     from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SERVER_NAME = "claude-pm"
 #: Tool calls served at once in worker threads; more wait for a free worker.
@@ -47,7 +57,10 @@ INLINE_TOOLS = frozenset({"discover_available_agents"})
 INSTRUCTIONS = (
     "claude-pm delegates work to specialized agents that run as supervised processes. "
     "Call discover_available_agents to see the team, execute_agent_subprocess to run one "
-    "agent on a task, and create_tickets_from_output to file what an agent reported."
+    "agent on a task, and create_tickets_from_output to file what an agent reported. "
+    "Resources serve what results leave out: claude-pm://tickets (the open tickets), "
+    "claude-pm://tickets/{ticket_id}, claude-pm://runs/{run_id}/report (a run's whole "
+    "report, page by page) and claude-pm://agents/{agent_type}."
 )
 
 
@@ -114,8 +127,126 @@ class _LastResults:
         return built
 
 
+def _refusal(what: str, error: BaseException) -> Exception:
+    """The MCP error answering a prompt or resource request that failed."""
+    from mcp.shared.exceptions import MCPError
+    from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+
+    if isinstance(error, ClaudePMError):
+        return MCPError(code=INVALID_PARAMS, message=error.message, data=error.to_dict())
+    log.error("%s failed", what, exc_info=error)
+    return MCPError(
+        code=INTERNAL_ERROR,
+        message=f"Internal error in {what}: {type(error).__name__}. This is a claude-pm bug; "
+        "the server's log has the details.",
+    )
+
+
+def _reading_handlers(handler: ClaudeToolHandler, limiter: anyio.CapacityLimiter) -> dict[str, Any]:
+    """The handlers of ``prompts/*`` and ``resources/*``: SDK types around prompts and resources."""
+    import anyio.to_thread
+    import mcp_types as types
+    from mcp.server.context import ServerRequestContext
+
+    from claude_pm.mcp_server import prompts, resources
+
+    async def in_thread(what: str, work: Callable[[], _T]) -> _T:
+        try:
+            return await anyio.to_thread.run_sync(work, limiter=limiter)
+        except Exception as e:
+            raise _refusal(what, e) from e
+
+    listed_prompts = types.ListPromptsResult(
+        prompts=[
+            types.Prompt(
+                name=p.name,
+                title=p.title,
+                description=p.description,
+                arguments=[
+                    types.PromptArgument(
+                        name=a.name, description=a.description, required=a.required
+                    )
+                    for a in p.arguments
+                ],
+            )
+            for p in prompts.PROMPTS.values()
+        ]
+    )
+    templates = types.ListResourceTemplatesResult(
+        resource_templates=[
+            types.ResourceTemplate(
+                uri_template=t.uri_template,
+                name=t.name,
+                description=t.description,
+                mime_type=t.mime_type,
+            )
+            for t in resources.TEMPLATES
+        ]
+    )
+
+    async def list_prompts(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return listed_prompts
+
+    async def get_prompt(
+        ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        text = await in_thread(
+            f"the {params.name[:80]!r} prompt",
+            lambda: prompts.render(handler.services, params.name, params.arguments),
+        )
+        known = prompts.PROMPTS[params.name]
+        return types.GetPromptResult(
+            description=known.description,
+            messages=[
+                types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))
+            ],
+        )
+
+    async def list_resources(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        found = await in_thread("resources/list", lambda: resources.listed(handler.services))
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(uri=uri, name=name, description=description, mime_type=mime)
+                for uri, name, description, mime in found
+            ]
+        )
+
+    async def list_resource_templates(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return templates
+
+    async def read_resource(
+        ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        texts = await in_thread(
+            f"reading {uri[:200]!r}", lambda: resources.read(handler.services, uri)
+        )
+        return types.ReadResourceResult(
+            contents=[
+                types.TextResourceContents(
+                    uri=t.uri, mime_type=t.mime_type, text=t.text, _meta=t.meta or None
+                )
+                for t in texts
+            ]
+        )
+
+    return {
+        "on_list_prompts": list_prompts,
+        "on_get_prompt": get_prompt,
+        "on_list_resources": list_resources,
+        "on_list_resource_templates": list_resource_templates,
+        "on_read_resource": read_resource,
+    }
+
+
 def build_server(handler: ClaudeToolHandler, calls: InFlightCalls | None = None) -> Server[Any]:
-    """The low-level MCP server publishing the four tools and calling ``handler``."""
+    """The low-level MCP server publishing the four tools, the prompts and the resources."""
     import anyio
     import anyio.from_thread
     import anyio.to_thread
@@ -183,4 +314,5 @@ def build_server(handler: ClaudeToolHandler, calls: InFlightCalls | None = None)
         # tools list and repeated discoveries go out as dicts dumped once.
         on_list_tools=cast(Any, list_tools),
         on_call_tool=cast(Any, call_tool),
+        **_reading_handlers(handler, limiter),
     )

@@ -511,9 +511,23 @@ class TicketStore:
             ).fetchall()
         return [TicketLine(*row) for row in rows], total
 
-    def count(self) -> int:
+    def count(
+        self,
+        *,
+        status: str | None = None,
+        ticket_type: str | None = None,
+        priority: str | None = None,
+        run: str | None = None,
+    ) -> int:
+        """How many tickets :meth:`find` would give with these filters (all by default).
+
+        Raises:
+            TicketError: a filter value is not a valid status, type or priority.
+        """
+        clauses, params = self._query(status, ticket_type, priority, run)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.database.guard("read tickets"), self.database.connection() as conn:
-            return int(conn.execute("SELECT count(*) FROM tickets").fetchone()[0])
+            return int(conn.execute(f"SELECT count(*) FROM tickets{where}", params).fetchone()[0])
 
     # -- changing ------------------------------------------------------------------------
 

@@ -91,8 +91,11 @@ MCP_ANNOTATIONS: dict[str, dict[str, Any]] = {
 def as_mcp(tools: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Definitions as MCP ``Tool`` objects: ``{"name", "description", "inputSchema"}``.
 
-    Known tools also carry a ``title`` and behaviour ``annotations``.
+    Known tools also carry a ``title``, behaviour ``annotations`` and the
+    ``outputSchema`` of their results (:mod:`~claude_pm.tools.result_schemas`).
     """
+    from claude_pm.tools.result_schemas import output_schema
+
     out = []
     for spec in as_tool_specs(tools):
         tool: dict[str, Any] = {
@@ -104,6 +107,9 @@ def as_mcp(tools: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, A
         if hints is not None:
             tool["title"] = hints["title"]
             tool["annotations"] = dict(hints)
+        schema = output_schema(spec.name)
+        if schema is not None:
+            tool["outputSchema"] = copy.deepcopy(schema)
         out.append(tool)
     return out
 

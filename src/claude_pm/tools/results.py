@@ -2,9 +2,10 @@
 
 The calling model pays for every byte of a result, so results are bounded:
 an agent's report is capped at ``max_report_bytes`` (its end: the final
-report; the whole output stays in the run's logs, and ``read_more`` says how
-to get it), and ticket lists name at most ``max_tickets_listed`` distinct ids
-(the ``*_count`` fields count them all).
+report; the whole output stays in the run's logs, and ``read_more`` names
+the CLI command and the MCP resource that serve it), and ticket lists name
+at most ``max_tickets_listed`` distinct ids (the ``*_count`` fields count
+them all). What each result holds is in :mod:`~claude_pm.tools.result_schemas`.
 
 Ticket fields are the same in every tool: ``tickets_found`` (findings in the
 text), ``tickets_created`` (ids of tickets new to the store, each once) with
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from claude_pm.agents.definition import cut_description
 from claude_pm.agents.limits import DESCRIPTION_MAX_CHARS
 from claude_pm.errors import ClaudePMError
+from claude_pm.tools.resource_uris import run_log_uri
 
 if TYPE_CHECKING:
     from claude_pm.agents.definition import AgentDefinition
@@ -187,7 +189,8 @@ def agent_result(
     if out["output_truncated"]:
         out["read_more"] = (
             f"output is the last {max_report_bytes} bytes; the whole report is in "
-            f"{p.stdout_path} (claude-pm runs show {result.run_id})"
+            f"{p.stdout_path} (claude-pm runs show {result.run_id}; over MCP, page by "
+            f"page: the resource {run_log_uri(result.run_id)})"
         )
     if not result.success:
         out["error"] = result.summary()
@@ -249,6 +252,25 @@ def agent_entry(definition: AgentDefinition, configured_backend: str) -> dict[st
         entry["description_truncated"] = True
         entry["description_chars"] = definition.description_chars
     return entry
+
+
+def agent_definition(definition: AgentDefinition, configured_backend: str) -> dict[str, Any]:
+    """Every field of a definition as merged, and where it came from: the discovery entry,
+    the rest of the front matter, and the system prompt (the MCP ``agents`` resource)."""
+    d = definition
+    return {
+        **agent_entry(d, configured_backend),
+        "tools": list(d.tools) if d.tools is not None else None,
+        "context_keys": list(d.context_keys),
+        "visible_context_keys": list(d.visible_context_keys()),
+        "timeout_s": d.timeout_s,
+        "memory_limit_mb": d.memory_limit_mb,
+        "env": list(d.env),
+        "backend_options": dict(d.backend_options),
+        "version": d.version,
+        "claude_code": dict(d.claude_code),
+        "system_prompt": d.system_prompt,
+    }
 
 
 def discovery_result(discovery: Discovery, default_backend: str) -> dict[str, Any]:
