@@ -16,7 +16,8 @@ A log page is :data:`~claude_pm.tools.resource_uris.PAGE_BYTES` of the file,
 its bounds moved forward to a UTF-8 character boundary, so the pages of a
 UTF-8 log joined are the log byte for byte. A page's read result holds two
 texts: the page, then a note saying which page of how many it is and the
-next page's URI (also in the page's ``_meta``).
+next page's URI (also in the page's ``_meta``: ``page``, ``pages``,
+``size_bytes``, ``next_uri`` but on the last page).
 
 A run is read only when the project's state database records it, from the
 paths recorded there: a URI never names a file. Nothing here imports the MCP
@@ -280,7 +281,9 @@ def _run_log(
             run_id=run_id,
         )
     next_uri = uris.run_log_uri(run_id, log, page + 1) if page < pages else None
-    meta = {"page": page, "pages": pages, "size_bytes": size, "next_uri": next_uri}
+    meta: dict[str, Any] = {"page": page, "pages": pages, "size_bytes": size}
+    if next_uri is not None:
+        meta["next_uri"] = next_uri
     shown = "report (stdout)" if log == "report" else "stderr"
     note = (
         f"claude-pm run {run_id} ({record.agent_type}, {record.status.value}): {shown} "
