@@ -32,7 +32,9 @@ import psutil
 import pytest
 
 import claude_pm
+from claude_pm.config import load_settings
 from claude_pm.tools.schemas import CLAUDE_PM_TOOLS
+from claude_pm.workflow.recipes import review_workflow
 from fakes.claude_code_api import (
     TOOL_SEARCH,
     ClaudeCode,
@@ -447,3 +449,81 @@ def test_an_agent_that_ignores_sigterm_does_not_outlive_claude_code(
                 leftovers.append(psutil.Process(pid))
                 leftovers[-1].kill()
         psutil.wait_procs(leftovers, timeout=5)
+
+
+READ_RESOURCE = "ReadMcpResourceTool"
+LIST_RESOURCES = "ListMcpResourcesTool"
+
+
+def _file_tickets(project: Path, output_text: str) -> dict[str, Any]:
+    """File tickets in the project's real state database, through the handler."""
+    handler = claude_pm.ClaudeToolHandler(settings=load_settings(project_root=project))
+    return handler.handle_tool_call(
+        "create_tickets_from_output",
+        {"output_text": output_text, "source_agent": "qa", "auto_create": True},
+    )
+
+
+def test_claude_code_offers_the_prompts_as_slash_commands_and_runs_them(
+    claude_code: MakeSession, project: Path
+) -> None:
+    _file_tickets(project, "BUG: src/app.py:12: crash on empty input")
+    turns: list[Turn] = [message(text("Review started.")), message(text("Plan made."))]
+    with FakeClaudeCodeAPI(turns) as fake:
+        session = claude_code(fake)
+        session.start()
+        try:
+            session.say(f"/mcp__{SERVER}__review qa,security")
+            init = session.next_message("system")
+            assert session.next_message("result")["result"] == "Review started."
+            session.say(f"/mcp__{SERVER}__triage")
+            assert session.next_message("result")["result"] == "Plan made."
+        finally:
+            session.finish()
+
+    assert init["subtype"] == "init"
+    assert {f"mcp__{SERVER}__review", f"mcp__{SERVER}__triage"} <= set(init["slash_commands"])
+    assert {READ_RESOURCE, LIST_RESOURCES} <= set(init["tools"])
+    assert fake.unexpected == 0
+    assert fake.other_paths == []
+    # The model got the prompts' text: the review workflow to run, then the open tickets.
+    review = json.dumps(fake.main_request(0)["messages"])
+    embedded = json.loads(
+        json.loads(review)[0]["content"][-1]["text"].split("```json\n")[1].split("\n```")[0]
+    )
+    assert embedded == review_workflow(["qa", "security"])
+    triage = json.dumps(fake.main_request(1)["messages"][-1])
+    assert "PM-1 [high] bug: crash on empty input (src/app.py:12)" in triage
+
+
+def test_claude_code_lists_and_reads_claude_pm_resources(
+    claude_code: MakeSession, project: Path
+) -> None:
+    _file_tickets(project, "SECURITY: src/auth.py:7: token compared in non-constant time")
+    server = {"server": SERVER}
+    turns: list[Turn] = [
+        _tool_search(f"select:{LIST_RESOURCES},{READ_RESOURCE}"),
+        message(tool_use(LIST_RESOURCES, server)),
+        message(tool_use(READ_RESOURCE, {**server, "uri": "claude-pm://tickets/PM-1"})),
+        message(tool_use(READ_RESOURCE, {**server, "uri": "claude-pm://tickets/PM-7"})),
+        message(text("PM-1 is a security ticket.")),
+    ]
+    with FakeClaudeCodeAPI(turns) as fake:
+        result = claude_code(fake, "What is ticket PM-1?").run()
+
+    assert result["is_error"] is False, result
+    assert result["result"] == "PM-1 is a security ticket."
+    assert fake.unexpected == 0
+    assert fake.other_paths == []
+    listed = _only_result(fake.main_request(2))
+    assert not listed.get("is_error")
+    assert "claude-pm://tickets" in result_text(listed)
+    assert "claude-pm://agents/qa" in result_text(listed)
+    read = _only_result(fake.main_request(3))
+    assert not read.get("is_error"), read
+    assert "token compared in non-constant time" in result_text(read)
+    assert "src/auth.py" in result_text(read)
+    # Claude Code words an INVALID_PARAMS answer to resources/read itself (our message,
+    # "No ticket PM-7; ...", is what other clients show).
+    missing = _only_result(fake.main_request(4))
+    assert "Resource not found: claude-pm://tickets/PM-7" in result_text(missing)
