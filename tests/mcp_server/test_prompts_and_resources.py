@@ -254,3 +254,18 @@ def test_agents_resource_templates_and_listing(project: Path, write_agent: Any) 
             assert "Unknown agent type 'wizard'" in wizard and "todo_finder" in wizard
 
     anyio.run(main)
+
+
+def test_the_docs_name_every_prompt_and_resource_the_server_offers() -> None:
+    from claude_pm.mcp_server.prompts import PROMPTS
+    from claude_pm.mcp_server.resources import TEMPLATES
+
+    root = Path(__file__).resolve().parents[2]
+    docs = (root / "docs" / "mcp.md").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name in PROMPTS:
+        assert f"`{name}`" in docs and f"/mcp__claude-pm__{name}" in readme
+    for uri in [uris.TICKETS_URI, *(t.uri_template for t in TEMPLATES)]:
+        assert f"`{uri}`" in docs
+        # The README's table folds the stderr templates into one line.
+        assert f"`{uri}`" in readme or "/stderr" in uri

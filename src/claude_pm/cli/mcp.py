@@ -24,8 +24,10 @@ def register(subparsers: Any) -> None:
         "mcp",
         help="serve the tools to MCP clients (Claude Code, Claude Desktop)",
         description="Serve execute_agent_subprocess, discover_available_agents, "
-        "coordinate_multi_agent_workflow and create_tickets_from_output over MCP: on stdio "
-        "by default, or over streamable HTTP with --http. Over HTTP the server binds "
+        "coordinate_multi_agent_workflow and create_tickets_from_output over MCP, with the "
+        "prompts review and triage and the claude-pm:// resources (tickets, a run's whole "
+        "report, agent definitions): on stdio by default, or over streamable HTTP with "
+        "--http. Over HTTP the server binds "
         "127.0.0.1 unless --host says otherwise; any other address requires a bearer token "
         f"(--token or {TOKEN_ENV}) on every request. No CORS headers are sent. A message "
         "(a stdio line, an HTTP body) may be at most 16 MiB; a larger one, and anything that "
