@@ -1,4 +1,4 @@
-"""claude-pm as an MCP server: the four tools over stdio or streamable HTTP.
+"""claude-pm as an MCP server: the four tools, prompts and resources over stdio or HTTP.
 
 What lives where:
 
@@ -7,7 +7,10 @@ What lives where:
 - :mod:`~claude_pm.mcp_server.server`: :func:`build_server`, the SDK's
   low-level server publishing the exact tool schemas and serving each
   ``tools/call`` through the handler in a worker thread, with progress and
-  cancellation.
+  cancellation, and the prompts and resources below.
+- :mod:`~claude_pm.mcp_server.prompts`: the ``review`` and ``triage`` prompts.
+- :mod:`~claude_pm.mcp_server.resources`: the ``claude-pm://`` resources
+  (tickets, a recorded run's logs page by page, agent definitions).
 - :mod:`~claude_pm.mcp_server.wire`: what both transports share about the
   bytes: the size limit (:data:`MAX_MESSAGE_BYTES`), decoding a message, the
   JSON-RPC error that answers one that does not decode, and encoding that
