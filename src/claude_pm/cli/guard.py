@@ -57,8 +57,8 @@ ERROR_KINDS: dict[int, str] = {
 
 #: The line every ``--help`` ends with.
 EXIT_CODES_HELP = (
-    "exit codes: 0 ok, 1 failed, 2 bad input, 3 stopped by a limit, 130 interrupted, "
-    "141 broken pipe (README: Exit codes)"
+    "exit codes (the README's Exit codes):\n"
+    "  0 ok, 1 failed, 2 bad input, 3 stopped by a limit, 130 interrupted, 141 broken pipe"
 )
 
 #: Command-line flags (argparse ``dest``) that set a setting, and which one.
@@ -75,7 +75,11 @@ Command = Callable[[argparse.Namespace], int]
 
 
 class CommandFailed(Exception):
-    """A command's own failure: the guard prints it and exits with ``exit_code``."""
+    """A command's own failure: the guard prints it and exits with ``exit_code``.
+
+    ``problems`` lists several (each on its own stderr line); ``type_name`` is
+    the ``type`` of the JSON error (the class of the error it stands for).
+    """
 
     def __init__(
         self,
@@ -84,12 +88,16 @@ class CommandFailed(Exception):
         *,
         problems: Sequence[str] = (),
         type_name: str | None = None,
+        printed: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
         self.problems = tuple(problems)
         self.type_name = type_name
+        #: The command already printed its document (a cancelled workflow's result):
+        #: only the stderr line is added, never a second JSON document.
+        self.printed = printed
 
 
 def report_error(
@@ -148,7 +156,11 @@ def guarded(func: Command, args: argparse.Namespace) -> int:
         return func(args)
     except CommandFailed as e:
         return report_error(
-            as_json, e.message, e.exit_code, type_name=e.type_name, problems=e.problems
+            as_json and not e.printed,
+            e.message,
+            e.exit_code,
+            type_name=e.type_name,
+            problems=e.problems,
         )
     except ClaudePMError as e:
         code = EXIT_BAD_INPUT if isinstance(e, InvalidInput) else EXIT_FAILED

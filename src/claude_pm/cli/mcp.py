@@ -13,9 +13,9 @@ TOKEN_ENV = "CLAUDE_PM_MCP_TOKEN"
 
 EPILOG = """\
 examples:
+  claude-pm mcp --http --port 8765            (serves http://127.0.0.1:8765/mcp)
   claude mcp add claude-pm -- claude-pm mcp                  (Claude Code)
   claude mcp add shop -- claude-pm mcp --project ~/src/shop  (another project)
-  claude-pm mcp --http --port 8765            (serves http://127.0.0.1:8765/mcp)
   Claude Desktop: "mcpServers": {"claude-pm": {"command": "claude-pm", "args": ["mcp"]}}
 """
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
@@ -186,16 +185,10 @@ def local_time(epoch_s: float | None) -> str:
     return datetime.fromtimestamp(epoch_s).astimezone().replace(microsecond=0).isoformat()
 
 
-def signal_name(signum: int) -> str:
-    """``SIGKILL`` for 9; ``signal 64`` for a number without a name."""
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
-
-
 def describe_exit(exit_code: int | None, signum: int | None) -> str:
     """How a process ended: ``exit 0``, ``exit 5``, ``killed by SIGKILL``, or empty."""
+    from claude_pm.agents.values import signal_name
+
     if signum is not None:
         return f"killed by {signal_name(signum)}"
     if exit_code is not None and exit_code < 0:  # what subprocess says of a signal death

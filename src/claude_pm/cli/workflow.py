@@ -272,12 +272,13 @@ def _drive(
         if not seen:
             raise
         code = e.code if isinstance(e, SystemExit) and isinstance(e.code, int) else None
-        if not wants_json(args):  # under --json, the error document is the one output
-            _show(args, settings, engine.snapshot(seen[0]))
+        # The cancelled workflow is the document (under --json too), as a failed one is.
+        _show(args, settings, engine.snapshot(seen[0]))
         raise CommandFailed(
-            f"workflow {seen[0]} interrupted and cancelled (`claude-pm workflow status {seen[0]}`)",
+            f"workflow {seen[0]} interrupted and cancelled",
             code or EXIT_INTERRUPTED,
             type_name=type(e).__name__,
+            printed=True,
         ) from e
     finally:
         engine.close()
