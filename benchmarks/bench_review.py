@@ -89,7 +89,7 @@ def wall_times(work: Path, repeat: int) -> list[str]:
         + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in times.items())
         + ".",
         "",
-        "| measure (median of %d) | baseline | claude-pm review | ratio | target |" % repeat,
+        f"| measure (median of {repeat}) | baseline | claude-pm review | ratio | target |",
         "| --- | --- | --- | --- | --- |",
         f"| review wall, against the agents one after another | {s:.2f} s | {p:.2f} s | "
         f"{p / s:.2f}x | <= 0.6x |",

@@ -44,15 +44,17 @@ def test_list_json_is_the_discovery_result(project, capsys):
 
 def test_list_for_people_shows_types_tiers_and_problems(project, agents_dir, capsys):
     (agents_dir / "bad.md").write_text("no front matter", "utf-8")
-    assert run(project, "agents", "list") == 0
-    out = capsys.readouterr().out
-    for word in ("data_engineer", "shipped", "architecture", "1 definition file(s) were not"):
-        assert word in out
+    assert run(project, "agents", "list", "--format", "table") == 0
+    captured = capsys.readouterr()
+    for word in ("data_engineer", "shipped", "architecture"):
+        assert word in captured.out
+    assert "1 definition file(s) were not" in captured.err
 
 
 def test_list_unknown_specialization_names_the_known_ones(project, capsys):
     assert run(project, "agents", "list", "-s", "astrology") == 0
-    assert "Known:" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == "" and "known: " in captured.err
 
 
 def test_show_prints_the_merged_definition_and_where_it_came_from(project, agents_dir, capsys):
@@ -72,7 +74,11 @@ def test_show_prints_the_merged_definition_and_where_it_came_from(project, agent
 def test_list_and_show_print_descriptions_that_look_like_markup(project, agents_dir, capsys):
     text = "---\nname: brackety\ndescription: '[/b] [red]x'\n---\nBody\n"
     (agents_dir / "brackety.md").write_text(text, "utf-8")
-    for argv in (("agents", "list"), ("agents", "show", "brackety")):
+    for argv in (
+        ("agents", "list", "--format", "table"),
+        ("agents", "list"),
+        ("agents", "show", "brackety"),
+    ):
         assert run(project, *argv) == 0
         assert "[/b] [red]x" in capsys.readouterr().out
 
@@ -172,7 +178,7 @@ def test_export_writes_the_shipped_definitions_as_subagent_files(project, agents
         assert exported is not None and shipped is not None
         assert exported.description == shipped.description != "Ours"
         assert exported.claude_code == shipped.claude_code
-    assert run(project, "agents", "export", "--to", str(target)) == 1  # no overwrite
+    assert run(project, "agents", "export", "--to", str(target)) == 2  # no overwrite
     assert run(project, "agents", "export", "--to", str(target), "--force") == 0
 
 

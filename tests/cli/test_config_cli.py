@@ -40,8 +40,13 @@ def test_show_says_where_each_value_came_from(project: Path, isolated_home: Path
     assert any("sandbox" in note for note in data["ignored"])
     text = _config(project)
     assert text.returncode == 0
-    assert "ignored: sandbox in" in text.stdout
-    line = next(x for x in text.stdout.splitlines() if x.startswith("default_backend "))
+    assert "ignored: sandbox in" in text.stderr
+    # In a pipe: one setting a line, tab-separated (name, value, source).
+    fields = next(x for x in text.stdout.splitlines() if x.startswith("default_backend\t"))
+    _name, value, source = fields.split("\t")
+    assert value == "claude-code" and source.startswith("project file")
+    table = _config(project, "--format", "table")
+    line = next(x for x in table.stdout.splitlines() if x.startswith("default_backend "))
     assert "claude-code" in line and "project file" in line
 
 

@@ -195,6 +195,14 @@ def test_bad_input_exits_2_and_says_what_to_fix(
     )
 
 
+def test_under_json_bad_input_is_a_json_error(sample: Path) -> None:
+    out = review(sample, "--agents", "qa,nosuch", "--json")
+    assert out.returncode == 2
+    document = json.loads(out.stdout)
+    assert document["error"]["exit_code"] == 2 and "nosuch" in document["error"]["message"]
+    assert out.stderr.startswith("claude-pm: error: ")
+
+
 def test_a_missing_project_is_bad_input(tmp_path: Path) -> None:
     out = review(tmp_path / "nowhere")
     assert out.returncode == 2

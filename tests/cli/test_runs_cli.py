@@ -46,8 +46,11 @@ def test_runs_lists_and_shows_recorded_runs(project: Path, write_agent, capsys):
 
 
 def test_runs_show_unknown_id_and_empty_project(project: Path, write_agent, capsys):
-    assert main(["--project", str(project), "runs"]) == 2
-    assert "no runs recorded yet" in capsys.readouterr().err
+    assert main(["--project", str(project), "runs"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no runs recorded yet" in captured.err
+    assert main(["--project", str(project), "runs", "show", "nope"]) == 1
+    assert "no run 'nope'" in capsys.readouterr().err
     write_agent("echoer", "print('x')")
     assert main(["--project", str(project), "run", "echoer", "x"]) == 0
     capsys.readouterr()

@@ -123,6 +123,9 @@ class AgentRunner:
         self.database = database
         self.runs = RunStore(database, retention_days=settings.runs_retention_days)
         self.launcher: Launcher = launcher if launcher is not None else default_supervisor()
+        #: Run id -> the most memory its tree was seen holding, for a run stopped
+        #: before it had a result (:meth:`record_stopped`); each run's own thread writes it.
+        self._peaks: dict[str, int] = {}
 
     # -- 1. prepare ----------------------------------------------------------------------
 
@@ -392,6 +395,9 @@ class AgentRunner:
         """
 
         def forward(event: ProcessEvent) -> None:
+            rss = event.rss_bytes
+            if rss is not None and rss > self._peaks.get(prepared.run_id, 0):
+                self._peaks[prepared.run_id] = rss
             if event.kind is EventKind.TREE_STARTED:
                 self.runs.record_tree_started(prepared.run_id, event)
             elif on_progress is not None:
@@ -430,6 +436,7 @@ class AgentRunner:
             report=report,
             report_error=report_error,
         )
+        self._peaks.pop(prepared.run_id, None)
         result = self._tickets(result, prepared, auto_create_tickets, tickets_found)
         error = None if result.success else result.summary()
         try:
@@ -442,8 +449,16 @@ class AgentRunner:
         return result
 
     def record_stopped(self, prepared: PreparedRun, started: float) -> None:
-        """Record a run the orchestrator stopped before it had a result."""
-        self.runs.record_end(_end_record(prepared, started, None, None, _STOPPED))
+        """Record a run the orchestrator stopped before it had a result (``cancelled``).
+
+        It keeps its wall time (to now) and the most memory its tree was seen holding.
+        """
+        peak = self._peaks.pop(prepared.run_id, None)
+        record = _end_record(prepared, started, None, None, _STOPPED)
+        now = time.time()
+        self.runs.record_end(
+            replace(record, finished_at=now, wall_time_s=now - started, peak_rss_bytes=peak)
+        )
 
     def _tickets(
         self,

@@ -137,8 +137,26 @@ class AgentResult:
             return f"agent {name} could not be started: {p.error}"
         if self.report is not None and self.report.error:
             return f"agent {name} failed: {self.report.error}"
-        how = f"signal {p.signal}" if p.signal is not None else f"exit code {p.exit_code}"
-        return f"agent {name} failed with {how}"
+        if p.signal is not None:
+            return f"agent {name} was killed by {signal_name(p.signal)}"
+        return f"agent {name} failed with exit code {p.exit_code}"
 
 
-__all__ = ["AgentRequest", "AgentResult", "PreparedRun", "ProgressCallback", "RunProgress"]
+def signal_name(signum: int) -> str:
+    """``SIGKILL`` for 9 (``signal 64`` for a number without a name)."""
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+__all__ = [
+    "AgentRequest",
+    "AgentResult",
+    "PreparedRun",
+    "ProgressCallback",
+    "RunProgress",
+    "signal_name",
+]

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.cli.guard import with_settings
-from claude_pm.cli.output import error, print_json
+from claude_pm.cli.guard import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CommandFailed, with_settings
+from claude_pm.cli.output import (
+    Format,
+    add_format_flags,
+    add_json_flag,
+    console,
+    note,
+    output_format,
+    print_json,
+    print_rows,
+    wants_json,
+)
 
 if TYPE_CHECKING:
     from claude_pm.agents.definition import AgentDefinition
@@ -23,26 +34,46 @@ def register(subparsers: Any) -> None:
         description="Agent definitions are Markdown files with YAML front matter (Claude Code's "
         "subagent format) found in PROJECT/.claude/agents/, the user folder (~/.claude/agents/ "
         "or $CLAUDE_PM_USER_AGENTS_DIR) and claude-pm itself, in that order of precedence.",
+        epilog=LIST_EXAMPLES,
     )
     parser.set_defaults(func=lambda _args: _usage(parser))
     commands = parser.add_subparsers(dest="agents_command", metavar="ACTION")
 
-    listing = commands.add_parser("list", help="the agents available, with their tier")
+    listing = commands.add_parser(
+        "list",
+        help="the agents available, with their tier and whether they run here",
+        description="The agents available, sorted by type. runnable says whether the agent "
+        "can run here, on the backend it pins or else the configured one (the check "
+        "`claude-pm run` makes; `agents show NAME` says why not). On a terminal the "
+        "descriptions are cut to its width.",
+        epilog=LIST_EXAMPLES,
+    )
     listing.add_argument("--specialization", "-s", default=None, help="only agents with it")
     listing.add_argument("--core-only", action="store_true", help="leave out custom agents")
-    listing.add_argument("--json", action="store_true", help="print the discovery result as JSON")
+    add_format_flags(listing, LIST_COLUMNS)
     listing.set_defaults(func=list_command)
 
-    show = commands.add_parser("show", help="one agent's merged definition and its source")
+    show = commands.add_parser(
+        "show",
+        help="one agent's merged definition and its source",
+        epilog="examples:\n  claude-pm agents show qa\n"
+        "  claude-pm agents show data-engineer --json | jq .source_file",
+    )
     show.add_argument("name", help="agent name or type, e.g. data-engineer")
-    show.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(show)
     show.set_defaults(func=show_command)
 
     check = commands.add_parser(
-        "check", help="validate every definition file (exit 1 when one fails)"
+        "check",
+        help="validate every definition file (exit 1 when one fails)",
+        description="Read every definition file of every tier and report each error (the "
+        "file is not loaded) and warning, then the counts: files scanned, loaded, with "
+        "errors, with warnings. Exits 1 when a file has an error (with --strict, a warning).",
+        epilog="examples:\n  claude-pm agents check\n  claude-pm agents check --strict\n"
+        "  claude-pm agents check --json | jq .files",
     )
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
-    check.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(check)
     check.set_defaults(func=check_command)
 
     new = commands.add_parser(
@@ -55,7 +86,6 @@ def register(subparsers: Any) -> None:
         epilog="examples:\n  claude-pm agents new api-checker\n"
         '  claude-pm run api-checker "check the handlers"\n'
         "  claude-pm agents new reviewer --prompt-only --description 'Reviews diffs'",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     new.add_argument("name", help="lowercase letters, digits and hyphens, e.g. api-reviewer")
     new.add_argument(
@@ -68,10 +98,16 @@ def register(subparsers: Any) -> None:
         "--specialization", action="append", default=[], help="a specialization (repeatable)"
     )
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    add_json_flag(new, help="print the files written as JSON")
     new.set_defaults(func=new_command)
 
     export = commands.add_parser(
-        "export", help="write the shipped definitions as Claude Code subagent files"
+        "export",
+        help="write the shipped definitions as Claude Code subagent files",
+        description="Write agent definitions as Claude Code subagent files into --to "
+        "(relative to the current directory). Exits 2 when files exist there, without --force.",
+        epilog="examples:\n  claude-pm agents export --to ~/.claude/agents\n"
+        "  claude-pm agents export --to out --all --claude-code-only",
     )
     export.add_argument("--to", required=True, type=Path, dest="to", help="target directory")
     export.add_argument(
@@ -83,7 +119,18 @@ def register(subparsers: Any) -> None:
         help="write only Claude Code's fields (drop claude-pm's own)",
     )
     export.add_argument("--force", action="store_true", help="overwrite existing files")
+    add_json_flag(export, help="print the files written as JSON")
     export.set_defaults(func=export_command)
+
+
+LIST_COLUMNS = "type, tier, runnable (yes/no), backend, specializations, description"
+
+LIST_EXAMPLES = """\
+examples:
+  claude-pm agents list
+  claude-pm agents list -s testing --format tsv | cut -f1
+  claude-pm agents check --strict
+"""
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -104,49 +151,51 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
 
     registry = _registry(settings)
     discovery = registry.discover(args.specialization, include_custom=not args.core_only)
-    if args.json:
+    fmt = output_format(args)
+    if fmt is Format.JSON:
         print_json(discovery_result(discovery, settings.default_backend))
-        return 0
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console()
-    table = Table(title="Agents", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("type", no_wrap=True)
-    table.add_column("tier", no_wrap=True)
-    table.add_column("specializations", ratio=1)
-    table.add_column("description", ratio=2)
+        return EXIT_OK
+    rows = []
+    not_runnable = 0
     for d in discovery.agents:
         tier = f"{d.tier}, custom" if d.custom and d.tier is Tier.SHIPPED else str(d.tier)
-        if d.shadows:
-            tier += f"\n(overrides {len(d.shadows)})"
-        # Text cells: a definition's words are not rich markup.
-        table.add_row(
-            d.agent_type, tier, Text(", ".join(d.specializations)), Text(_summary(d.description))
+        if d.shadows and fmt is Format.TABLE:
+            tier += f" (overrides {len(d.shadows)})"
+        # The check `claude-pm run` makes before it starts an agent.
+        runnable = d.unavailable_reason(settings.default_backend) is None
+        not_runnable += not runnable
+        rows.append(
+            (
+                d.agent_type,
+                tier,
+                "yes" if runnable else "no",
+                d.backend_for(settings.default_backend),
+                ", ".join(d.specializations),
+                " ".join(d.description.split()),
+            )
         )
-    console.print(table)
+    columns = ("type", "tier", "runnable", "backend", "specializations", "description")
+    caps = {"tier": 16, "specializations": 24}
+    print_rows(columns, rows, fmt, title="Agents", wide="description", caps=caps)
+    if not_runnable:
+        note(
+            args,
+            f"{not_runnable} agent(s) cannot run on the configured backend "
+            f"{settings.default_backend!r}; `claude-pm agents show NAME` says why.",
+        )
     if discovery.known_specializations is not None:
-        console.print(
-            f"No agent has the specialization {args.specialization!r}. Known: "
+        note(
+            args,
+            f"no agent has the specialization {args.specialization!r}; known: "
             + ", ".join(discovery.known_specializations),
-            markup=False,
-            soft_wrap=True,
         )
     if discovery.problems:
-        console.print(
+        note(
+            args,
             f"{len(discovery.problems)} definition file(s) were not loaded; "
             "run `claude-pm agents check` for the reasons.",
-            markup=False,
-            soft_wrap=True,
         )
-    return 0
-
-
-def _summary(text: str, limit: int = 110) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+    return EXIT_OK
 
 
 def definition_dict(d: AgentDefinition, default_backend: str) -> dict[str, Any]:
@@ -172,31 +221,52 @@ def definition_dict(d: AgentDefinition, default_backend: str) -> dict[str, Any]:
 def show_command(args: argparse.Namespace, settings: Settings) -> int:
     definition = _registry(settings).get(args.name)
     data = definition_dict(definition, settings.default_backend)
-    if args.json:
+    if wants_json(args):
         print_json(data)
-        return 0
-    from rich.console import Console
+        return EXIT_OK
+    import sys
+
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
-    table = Table(show_header=False, box=None, title=Text(definition.name), title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    paths = ("source_file", "shadows")
+    out = console()
+    fields = []
     for key, value in data.items():
-        if key == "system_prompt" or key in paths or value in (None, [], {}):
+        if key in ("system_prompt", "source_file", "shadows") or value in (None, [], {}):
             continue
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        table.add_row(key, Text(shown))
-    console.print(table)
+        fields.append((key, ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    if sys.stdout.isatty():
+        table = Table(
+            show_header=False, box=None, title=Text(definition.name), title_justify="left"
+        )
+        table.add_column("field", style="bold")
+        table.add_column("value", overflow="fold")
+        for key, shown in fields:
+            table.add_row(key, Text(shown))
+        out.print(table)
+    else:
+        for key, shown in fields:
+            out.print(f"{key}: {shown}", markup=False)
     # Paths on their own lines, never folded, so they can be copied.
-    console.print(f"source_file: {data['source_file']}", markup=False, soft_wrap=True)
+    out.print(f"source_file: {data['source_file']}", markup=False, soft_wrap=True)
     for shadowed in data.get("shadows") or []:
-        console.print(f"shadows: {shadowed}", markup=False, soft_wrap=True)
-    console.rule("system prompt")
-    console.print(definition.system_prompt, markup=False, highlight=False, soft_wrap=True)
-    return 0
+        out.print(f"shadows: {shadowed}", markup=False, soft_wrap=True)
+    out.rule("system prompt")
+    out.print(definition.system_prompt, markup=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def file_counts(
+    files: Sequence[Path], problems: Sequence[Problem], warnings: Sequence[Problem]
+) -> dict[str, int]:
+    """Files scanned, loaded, with errors (not loaded) and with warnings."""
+    with_errors = {p.path for p in problems}
+    return {
+        "scanned": len(files),
+        "loaded": sum(1 for f in files if f not in with_errors),
+        "with_errors": len(with_errors),
+        "with_warnings": len({p.path for p in warnings}),
+    }
 
 
 @with_settings
@@ -205,32 +275,33 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
     problems, warnings = registry.problems(), registry.warnings()
     files, agents = registry.files(), registry.agents()
     failed = bool(problems) or (args.strict and bool(warnings))
-    if args.json:
+    counts = file_counts(files, problems, warnings)
+    code = EXIT_FAILED if failed else EXIT_OK
+    if wants_json(args):
         print_json(
             {
                 "ok": not failed,
-                "files_checked": len(files),
+                "files": counts,
+                "files_checked": counts["scanned"],
                 "agents_loaded": len(agents),
                 "roots": [{"tier": str(t), "path": str(p)} for t, p in registry.roots],
                 "problems": [p.to_dict() for p in problems],
                 "warnings": [p.to_dict() for p in warnings],
             }
         )
-        return 1 if failed else 0
-    from rich.console import Console
-
-    console = Console(highlight=False)
+        return code
+    out = console()
     for title, items, style in (("error", problems, "red"), ("warning", warnings, "yellow")):
         for problem in items:
-            console.print(f"[{style}]{title}[/{style}] ", end="")
-            console.print(_describe(problem), markup=False, soft_wrap=True)
+            out.print(f"[{style}]{title}[/{style}] ", end="")
+            out.print(_describe(problem), markup=False)
     verdict = "[red]FAILED[/red]" if failed else "[green]OK[/green]"
-    console.print(
-        f"{verdict}: {len(files)} file(s) checked, {len(agents)} agent(s) available, "
-        f"{len(problems)} file(s) not loaded, {len(warnings)} warning(s)",
-        soft_wrap=True,
+    out.print(
+        f"{verdict}: {counts['scanned']} file(s) scanned: {counts['loaded']} loaded, "
+        f"{counts['with_errors']} with errors, {counts['with_warnings']} with warnings; "
+        f"{len(agents)} agent(s) available"
     )
-    return 1 if failed else 0
+    return code
 
 
 def _describe(problem: Problem) -> str:
@@ -250,11 +321,20 @@ def new_command(args: argparse.Namespace, settings: Settings) -> int:
         kind=ScaffoldKind.PROMPT if args.prompt_only else ScaffoldKind.COMMAND,
         force=args.force,
     )
+    if wants_json(args):
+        print_json(
+            {
+                "definition": str(made.definition),
+                "script": str(made.script) if made.script is not None else None,
+                "next": made.run_hint,
+            }
+        )
+        return EXIT_OK
     print(f"created {made.definition}")
     if made.script is not None:
         print(f"created {made.script}  (the program the agent runs: make it do the job)")
     print(f"next: {made.run_hint}")
-    return 0
+    return EXIT_OK
 
 
 @with_settings
@@ -272,11 +352,11 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
     targets = {target_dir / f"{d.name}.md": d for d in chosen}
     existing = [p for p in targets if p.exists()]
     if existing and not args.force:
-        error(
+        raise CommandFailed(
             f"{len(existing)} file(s) already exist in {target_dir} (e.g. {existing[0].name}); "
-            "pass --force to overwrite them."
+            "pass --force to overwrite them.",
+            EXIT_BAD_INPUT,
         )
-        return 1
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
         for path, definition in targets.items():
@@ -286,7 +366,9 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
                 text = definition.source_path.read_text(encoding="utf-8-sig")
             path.write_text(text, encoding="utf-8")
     except OSError as e:
-        error(f"cannot write to {target_dir}: {e.strerror or e}")
-        return 1
-    print(f"exported {len(targets)} agent definition(s) to {target_dir}")
-    return 0
+        raise CommandFailed(f"cannot write to {target_dir}: {e.strerror or e}") from e
+    if wants_json(args):
+        print_json({"directory": str(target_dir), "written": [str(p) for p in targets]})
+    else:
+        print(f"exported {len(targets)} agent definition(s) to {target_dir}")
+    return EXIT_OK

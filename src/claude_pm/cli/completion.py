@@ -28,7 +28,6 @@ def register(subparsers: Any) -> None:
         description="Print a completion script for SHELL, generated from claude-pm's own "
         "parser (shtab). Save it where your shell loads completions.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("shell", choices=SHELLS, help="the shell to complete for")
     parser.set_defaults(func=completion_command)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.cli.guard import with_settings
-from claude_pm.cli.output import print_json
+from claude_pm.cli.output import Format, add_format_flags, output_format, print_json, write_tsv
 
 if TYPE_CHECKING:
     from claude_pm.config import Settings
@@ -30,7 +31,6 @@ def register(subparsers: Any) -> None:
         "command-line flags. A project's file may not set the security settings (allowed "
         "project roots, the sandbox, its network, the bypass-permissions opt-in).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(func=lambda _args: _usage(parser))
     commands = parser.add_subparsers(dest="config_command", metavar="ACTION")
@@ -38,9 +38,8 @@ def register(subparsers: Any) -> None:
         "show",
         help="every setting with its value and source",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    show.add_argument("--json", action="store_true", help="print JSON")
+    add_format_flags(show, "setting, value, source")
     show.set_defaults(func=show_command)
 
 
@@ -81,15 +80,25 @@ def report(settings: Settings) -> dict[str, Any]:
 @with_settings
 def show_command(args: argparse.Namespace, settings: Settings) -> int:
     data = report(settings)
-    if args.json:
+    fmt = output_format(args)
+    if fmt is Format.JSON:
         print_json(data)
         return 0
-    import sys
-
-    width = max(len(name) for name in data["settings"])
-    for name, value in data["settings"].items():
-        shown = "-" if value is None or value == [] else value
-        sys.stdout.write(f"{name:<{width}}  {shown}  [{data['sources'][name]}]\n")
-    for note in data["ignored"]:
-        sys.stdout.write(f"ignored: {note}\n")
+    if fmt is Format.TSV:
+        write_tsv(
+            (name, _shown(value, fmt), data["sources"][name])
+            for name, value in data["settings"].items()
+        )
+    else:
+        width = max(len(name) for name in data["settings"])
+        for name, value in data["settings"].items():
+            sys.stdout.write(f"{name:<{width}}  {_shown(value, fmt)}  [{data['sources'][name]}]\n")
+    for ignored in data["ignored"]:
+        sys.stderr.write(f"claude-pm: ignored: {ignored}\n")
     return 0
+
+
+def _shown(value: Any, fmt: Format) -> str:
+    if value is None or value == []:
+        return "" if fmt is Format.TSV else "-"
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)

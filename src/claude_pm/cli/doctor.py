@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.cli.guard import with_settings
-from claude_pm.cli.output import print_json
+from claude_pm.cli.output import add_json_flag, print_json, wants_json
 
 if TYPE_CHECKING:
     from claude_pm.config import Settings
@@ -35,8 +35,11 @@ def register(subparsers: Any) -> None:
         "when an agent "
         "definition fails validation, a supervised run does not complete, or the sandbox "
         "setting says required and the machine has none.",
+        epilog="examples:\n  claude-pm doctor\n"
+        "  claude-pm doctor --json | jq .supervision.enforcement\n"
+        "  claude-pm doctor --project ~/src/shop",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(parser)
     parser.set_defaults(func=doctor_command)
 
 
@@ -202,7 +205,7 @@ def doctor_command(args: argparse.Namespace, settings: Settings) -> int:
         and not project["agent_problems"]
         and not sandbox_missing
     )
-    if args.json:
+    if wants_json(args):
         print_json(report)
         return 0 if ok else 1
     _print(report)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.cli.guard import with_settings
-from claude_pm.cli.output import print_json
+from claude_pm.cli.output import add_json_flag, print_json, wants_json
 
 if TYPE_CHECKING:
     from claude_pm.config import Settings
@@ -28,7 +28,8 @@ IGNORED = ".claude-pm/"
 EPILOG = """\
 examples:
   claude-pm init
-  claude-pm --project ~/src/shop init --agent shop-checker
+  claude-pm init --project ~/src/shop --agent shop-checker
+  claude-pm init --json | jq .next
 """
 
 
@@ -42,10 +43,9 @@ def register(subparsers: Any) -> None:
         "are kept. For every project at once, install the Claude Code plugin instead (see "
         "the README).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--agent", default=FIRST_AGENT, help=f"first agent's name ({FIRST_AGENT})")
-    parser.add_argument("--json", action="store_true", help="print what was done as JSON")
+    add_json_flag(parser, help="print what was done as JSON")
     parser.set_defaults(func=init_command)
 
 
@@ -103,7 +103,7 @@ def init_command(args: argparse.Namespace, settings: Settings) -> int:
         "claude mcp list   (Claude Code asks once to approve the project's .mcp.json server)",
         "claude-pm agents new NAME   (another agent of your own)",
     ]
-    if args.json:
+    if wants_json(args):
         print_json(done)
         return 0
     out = sys.stdout

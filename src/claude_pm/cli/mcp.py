@@ -6,16 +6,17 @@ import argparse
 import sys
 from typing import Any
 
-from claude_pm.cli.output import error
+from claude_pm.cli.guard import EXIT_BAD_INPUT, EXIT_OK, CommandFailed
 
 #: Environment variable holding the bearer token for ``--http`` (instead of ``--token``).
 TOKEN_ENV = "CLAUDE_PM_MCP_TOKEN"
 
 EPILOG = """\
-Claude Code:     claude mcp add claude-pm -- claude-pm mcp
-                 (add --project DIR before mcp to serve another project)
-Claude Desktop:  "mcpServers": {"claude-pm": {"command": "claude-pm", "args": ["mcp"]}}
-HTTP:            claude-pm mcp --http --port 8765   ->  http://127.0.0.1:8765/mcp
+examples:
+  claude-pm mcp --http --port 8765            (serves http://127.0.0.1:8765/mcp)
+  claude mcp add claude-pm -- claude-pm mcp                  (Claude Code)
+  claude mcp add shop -- claude-pm mcp --project ~/src/shop  (another project)
+  Claude Desktop: "mcpServers": {"claude-pm": {"command": "claude-pm", "args": ["mcp"]}}
 """
 
 
@@ -33,7 +34,6 @@ def register(subparsers: Any) -> None:
         "(a stdio line, an HTTP body) may be at most 16 MiB; a larger one, and anything that "
         "is not one JSON-RPC message, is answered with a JSON-RPC error.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--http", action="store_true", help="serve streamable HTTP, not stdio")
     parser.add_argument("--host", default=None, help="address to bind with --http (127.0.0.1)")
@@ -48,17 +48,15 @@ def register(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from claude_pm.config import load_settings
-    from claude_pm.errors import ClaudePMError
     from claude_pm.tools.handler import ClaudeToolHandler
 
     if not args.http and (args.host, args.port, args.token) != (None, None, None):
-        error("--host, --port and --token apply to --http; add --http to serve over HTTP.")
-        return 2
-    try:
-        settings = load_settings(project_root=args.project)
-    except ClaudePMError as e:
-        error(e.message)
-        return 2
+        raise CommandFailed(
+            "--host, --port and --token apply to --http; add --http to serve over HTTP.",
+            EXIT_BAD_INPUT,
+        )
+    # Errors go to the guard (claude_pm.cli.guard.guarded): bad settings exit 2.
+    settings = load_settings(project_root=args.project)
     handler = ClaudeToolHandler(settings=settings)
 
     from claude_pm import mcp_server
@@ -66,15 +64,11 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.http:
         mcp_server.run_stdio(handler)
         return 0
-    try:
-        options = mcp_server.HttpOptions(
-            host=args.host or mcp_server.DEFAULT_HTTP_HOST,
-            port=mcp_server.DEFAULT_HTTP_PORT if args.port is None else args.port,
-            token=args.token or settings.environ.get(TOKEN_ENV) or None,
-        )
-    except ClaudePMError as e:
-        error(e.message)
-        return 2
+    options = mcp_server.HttpOptions(
+        host=args.host or mcp_server.DEFAULT_HTTP_HOST,
+        port=mcp_server.DEFAULT_HTTP_PORT if args.port is None else args.port,
+        token=args.token or settings.environ.get(TOKEN_ENV) or None,
+    )
 
     def listening(url: str) -> None:
         auth = " (bearer token required)" if options.token else ""
@@ -84,6 +78,5 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         mcp_server.run_http(handler, options, on_listening=listening)
     except OSError as e:
-        error(f"cannot serve on {options.host}:{options.port}: {e}")
-        return 1
-    return 0
+        raise CommandFailed(f"cannot serve on {options.host}:{options.port}: {e}") from e
+    return EXIT_OK

@@ -7,8 +7,15 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.cli.guard import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, with_settings
-from claude_pm.cli.output import error, print_json
+from claude_pm.cli.guard import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_LIMIT,
+    EXIT_OK,
+    CommandFailed,
+    with_settings,
+)
+from claude_pm.cli.output import add_json_flag, error, print_json, wants_json
 from claude_pm.llm.providers import Provider
 
 if TYPE_CHECKING:
@@ -26,8 +33,7 @@ OPENAI_MODEL_ENV = "CLAUDE_PM_OPENAI_MODEL"
 #: The key sent to an OpenAI-compatible server when OPENAI_API_KEY is not set.
 PLACEHOLDER_API_KEY = "no-key"
 
-#: ``pm``'s own exit code: a limit (turns, tokens, dollars) stopped the run.
-EXIT_LIMIT = 3
+__all__ = ["EXIT_LIMIT", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +51,12 @@ def register(subparsers: Any) -> None:
         f"Ollama) that checks no key, the placeholder key {PLACEHOLDER_API_KEY!r} is sent. "
         "Exits 0 when the model finished, 1 on an API error (or a refusal, or a reply cut "
         "off), 2 on bad input, 3 when the turn limit, the token budget or the dollar budget "
-        "stopped it.",
+        "stopped it. The transcript goes to standard output as it happens (not with --json).",
+        epilog="examples:\n"
+        '  claude-pm pm "make the tests pass" --max-turns 10 --budget-usd 1\n'
+        '  claude-pm pm "review the API" --provider openai --base-url http://127.0.0.1:8000/v1 '
+        "--model qwen\n"
+        '  claude-pm pm "triage the open tickets" --json | jq .stop_reason',
     )
     parser.add_argument("goal", help="what the team should achieve")
     parser.add_argument(
@@ -97,7 +108,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--parallel", type=int, default=4, help="tool calls of one turn run at once (4)"
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON at the end")
+    add_json_flag(parser, help="print the result as JSON at the end (no transcript)")
     parser.set_defaults(func=run_command)
 
 
@@ -215,11 +226,11 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.llm.client import ModelSDKMissing
 
     if args.parallel < 1 or args.max_retries < 0:
-        error("--parallel must be at least 1 and --max-retries at least 0.")
-        return EXIT_BAD_INPUT
+        raise CommandFailed(
+            "--parallel must be at least 1 and --max-retries at least 0.", EXIT_BAD_INPUT
+        )
     if args.request_timeout is not None and not args.request_timeout > 0:
-        error("--request-timeout must be above 0 seconds.")
-        return EXIT_BAD_INPUT
+        raise CommandFailed("--request-timeout must be above 0 seconds.", EXIT_BAD_INPUT)
 
     from claude_pm.agents.runs import new_run_id
     from claude_pm.pm import PMConfig, StopReason, run_pm, team_from_handler
@@ -228,11 +239,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         client, model = _CLIENTS[Provider(args.provider)](args, settings)
     except _UsageError as e:
-        error(str(e))
-        return EXIT_BAD_INPUT
+        raise CommandFailed(str(e), EXIT_BAD_INPUT, type_name="UsageError") from e
     except ModelSDKMissing as e:
-        error(e.message)
-        return EXIT_BAD_INPUT
+        raise CommandFailed(e.message, EXIT_BAD_INPUT, type_name=type(e).__name__) from e
     try:
         handler = ClaudeToolHandler(settings=settings)
         config = PMConfig(
@@ -252,13 +261,13 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             handler=handler,
             client=client,
             config=config,
-            on_event=_Printer(quiet=args.json),
+            on_event=_Printer(quiet=wants_json(args)),
             transcript_dir=run_dir,
             run_id=run_id,
         )
     finally:
         client.close()
-    if args.json:
+    if wants_json(args):
         print_json(result.to_dict())
     else:
         sys.stdout.write(f"Transcript: {run_dir / 'transcript.txt'}\n")

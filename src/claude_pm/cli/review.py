@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.cli.guard import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, with_settings
-from claude_pm.cli.output import error
+from claude_pm.cli.guard import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandFailed,
+    with_settings,
+)
+from claude_pm.cli.output import quiet
 
 if TYPE_CHECKING:
     from claude_pm.agents.registry import AgentRegistry
@@ -97,7 +103,11 @@ def register(subparsers: Any) -> None:
         help="agents running at once (default: the number of CPUs)",
     )
     parser.add_argument(
-        "--format", choices=FORMATS, default=None, help="what to print (default table)"
+        "--format",
+        dest="output_format",
+        choices=FORMATS,
+        default=None,
+        help="what to print (default table)",
     )
     parser.add_argument("--json", action="store_true", help="the same as --format json")
     parser.add_argument(
@@ -117,9 +127,6 @@ def register(subparsers: Any) -> None:
         "--project-agents",
         action="store_true",
         help="let the project's .claude/agents/ redefine the core agents",
-    )
-    parser.add_argument(
-        "--quiet", action="store_true", help="no live view or progress lines on stderr"
     )
     parser.set_defaults(func=review_command)
 
@@ -188,22 +195,29 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.workflow.engine import WorkflowEngine
     from claude_pm.workflow.recipes import REVIEW_AGENTS, review_workflow
 
-    fmt = "json" if args.json else (args.format or "table")
+    fmt = "json" if args.json else (args.output_format or "table")
     if args.output is not None and fmt == "table":
-        error("--output writes the --format document: add --format json or --format sarif")
-        return EXIT_BAD_INPUT
+        raise CommandFailed(
+            "--output writes the --format document: add --format json or --format sarif",
+            EXIT_BAD_INPUT,
+        )
     if args.max_concurrency is not None and args.max_concurrency < 1:
-        error(f"--max-concurrency must be at least 1, not {args.max_concurrency}")
-        return EXIT_BAD_INPUT
+        raise CommandFailed(
+            f"--max-concurrency must be at least 1, not {args.max_concurrency}", EXIT_BAD_INPUT
+        )
     if not settings.project_root.is_dir():
-        error(f"no project directory at {settings.project_root}: name an existing directory")
-        return EXIT_BAD_INPUT
+        raise CommandFailed(
+            f"no project directory at {settings.project_root}: name an existing directory",
+            EXIT_BAD_INPUT,
+        )
     agents = REVIEW_AGENTS
     if args.agents is not None:
         agents = tuple(a.strip() for a in args.agents.split(",") if a.strip())
         if not agents:
-            error("--agents names no agent: give a comma-separated list such as qa,security")
-            return EXIT_BAD_INPUT
+            raise CommandFailed(
+                "--agents names no agent: give a comma-separated list such as qa,security",
+                EXIT_BAD_INPUT,
+            )
     registry = _registry(settings, project_agents=args.project_agents)
     data = review_workflow(agents, max_concurrency=args.max_concurrency)
     engine = WorkflowEngine(settings, registry, Database(settings.db_path))
@@ -211,17 +225,16 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
         checked = engine.check(data)
     except (WorkflowInvalid, InvalidInput) as e:
         engine.close()
-        error(e.message)
-        for problem in getattr(e, "problems", None) or []:
-            if problem != e.message:
-                sys.stderr.write(f"  - {problem}\n")
-        return EXIT_BAD_INPUT
+        problems = [p for p in getattr(e, "problems", None) or [] if p != e.message]
+        raise CommandFailed(
+            e.message, EXIT_BAD_INPUT, problems=problems, type_name=type(e).__name__
+        ) from e
     from claude_pm.cli.workflow import run_with_view
 
     tasks = [(t.id, t.agent_type) for t in checked.spec.tasks]
     try:
         result = run_with_view(
-            engine, tasks, lambda on: engine.run(data, on_event=on), quiet=args.quiet
+            engine, tasks, lambda on: engine.run(data, on_event=on), quiet=quiet(args)
         )
     finally:
         engine.close()

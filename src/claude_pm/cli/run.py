@@ -8,8 +8,23 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.cli.guard import EXIT_BAD_INPUT, with_settings
-from claude_pm.cli.output import error, print_json
+from claude_pm.cli.guard import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_LIMIT,
+    EXIT_OK,
+    CommandFailed,
+    exit_code_of,
+    with_settings,
+)
+from claude_pm.cli.output import (
+    add_json_flag,
+    describe_exit,
+    human_duration,
+    print_json,
+    quiet,
+    wants_json,
+)
 
 if TYPE_CHECKING:
     from claude_pm.config import Settings
@@ -20,8 +35,13 @@ def register(subparsers: Any) -> None:
         "run",
         help="run one agent on a task",
         description="Run AGENT on TASK as a supervised process tree and print the result. "
-        "Exits 0 when the agent completed, 1 when it failed, timed out, exceeded its "
-        "memory limit or was cancelled, 2 on bad input.",
+        "Exits 0 when the agent completed; 1 when it failed, timed out, exceeded its "
+        "memory limit or was cancelled, or is unknown; 2 on bad input; 3 when its turn, "
+        "token or dollar budget stopped an LLM agent. On a terminal a status line shows "
+        "the elapsed time and memory (not with -q).",
+        epilog='examples:\n  claude-pm run qa "run the tests"\n'
+        "  git diff | claude-pm run security - --json\n"
+        '  claude-pm run data-engineer "check the pipeline" --timeout 600 --file etl.py',
     )
     parser.add_argument("agent", help="agent type, e.g. qa or data-engineer")
     parser.add_argument("task", help="the task text, or - to read it from standard input")
@@ -57,11 +77,16 @@ def register(subparsers: Any) -> None:
         default=None,
         help="dollar cap of the run on an LLM backend (default: $CLAUDE_PM_RUN_BUDGET_USD)",
     )
-    parser.add_argument("--json", action="store_true", help="print the full JSON result")
+    add_json_flag(parser, help="print the full JSON result")
     parser.set_defaults(func=run_command)
 
 
-def _context(args: argparse.Namespace) -> dict[str, Any] | None:
+def _context(args: argparse.Namespace) -> dict[str, Any]:
+    """The --context object, with --file paths.
+
+    Raises:
+        CommandFailed: (exit 2) the file cannot be read or is not a JSON object.
+    """
     raw = args.context
     if raw is None:
         context: dict[str, Any] = {}
@@ -69,16 +94,17 @@ def _context(args: argparse.Namespace) -> dict[str, Any] | None:
         try:
             text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
         except OSError as e:
-            error(f"--context {raw}: cannot read the file: {e.strerror or e}")
-            return None
+            message = f"--context {raw}: cannot read the file: {e.strerror or e}"
+            raise CommandFailed(message, EXIT_BAD_INPUT) from e
         try:
             context = json.loads(text)
         except ValueError as e:
-            error(f"--context is not valid JSON: {e}")
-            return None
+            raise CommandFailed(f"--context is not valid JSON: {e}", EXIT_BAD_INPUT) from e
         if not isinstance(context, dict):
-            error('--context must be a JSON object, e.g. \'{"user_requirements": "..."}\'')
-            return None
+            raise CommandFailed(
+                '--context must be a JSON object, e.g. \'{"user_requirements": "..."}\'',
+                EXIT_BAD_INPUT,
+            )
     if args.files:
         context["file_paths"] = args.files
     return context
@@ -90,8 +116,6 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
     task = sys.stdin.read() if args.task == "-" else args.task
     context = _context(args)
-    if context is None:
-        return EXIT_BAD_INPUT
     context.setdefault("project_root", str(settings.project_root))
     params: dict[str, Any] = {
         "agent_type": args.agent,
@@ -103,17 +127,31 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.memory_limit is not None:
         params["memory_limit"] = args.memory_limit
     handler = ClaudeToolHandler(settings=settings)
-    if args.json or not sys.stderr.isatty():
+    if wants_json(args) or quiet(args) or not sys.stderr.isatty():
         result = handler.handle_tool_call("execute_agent_subprocess", params)
     else:
         result = _run_with_status(handler, params)
-    if args.json:
+    if "status" not in result:  # refused before it ran: the tool's error result
+        error_type = result.get("error_type")
+        raise CommandFailed(
+            str(result.get("error")), exit_code_of(error_type), type_name=error_type
+        )
+    if wants_json(args):
         print_json(result)
     else:
         _print_summary(result)
-    if "status" not in result:
-        return EXIT_BAD_INPUT
-    return 0 if result.get("success") else 1
+    return exit_code(result)
+
+
+def exit_code(result: dict[str, Any]) -> int:
+    """0 completed, 3 an LLM agent stopped by its turn/token/dollar budget, else 1."""
+    from claude_pm.llm.types import LIMIT_STOPS
+
+    if result.get("success"):
+        return EXIT_OK
+    if result.get("stop_reason") in {str(s.value) for s in LIMIT_STOPS}:
+        return EXIT_LIMIT
+    return EXIT_FAILED
 
 
 def _run_with_status(handler: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -141,17 +179,13 @@ def _print_summary(result: dict[str, Any]) -> None:
     from rich.markup import escape
 
     out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if "status" not in result:
-        err.print(f"[bold red]error:[/] {escape(str(result.get('error')))}", markup=True)
-        return
     ok = result["success"]
     colour = "green" if ok else "red"
     mem = result["memory_usage"]
     out.print(
         f"[bold {colour}]{result['status']}[/] agent [bold]{escape(result['agent_type'])}[/] "
-        f"in {result['execution_time_seconds']:.2f}s, exit {result['exit_code']}"
-        + (f" signal {result['signal']}" if result.get("signal") else "")
+        f"in {human_duration(result['execution_time_seconds'])}, "
+        + (describe_exit(result.get("exit_code"), result.get("signal")) or "not started")
         + f", peak {mem['peak_rss_mb']:.1f} MB of {mem['limit_mb']:g} MB ({mem['enforcement']})",
         markup=True,
     )

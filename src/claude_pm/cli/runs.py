@@ -14,35 +14,81 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_pm.agents.runs import RunStatus
-from claude_pm.cli.guard import EXIT_BAD_INPUT, with_settings
-from claude_pm.cli.output import error, print_json
+from claude_pm.cli.guard import EXIT_FAILED, EXIT_OK, CommandFailed, with_settings
+from claude_pm.cli.output import (
+    Format,
+    add_format_flags,
+    add_json_flag,
+    console,
+    describe_exit,
+    human_duration,
+    local_time,
+    megabytes,
+    note,
+    output_format,
+    print_json,
+    print_rows,
+    wants_json,
+    write_tsv,
+)
 
 if TYPE_CHECKING:
     from claude_pm.agents.runs import RunRecord, RunStore
     from claude_pm.config import Settings
 
 
+LIST_COLUMNS = "run id, agent, status, how it ended, wall time s, peak MB"
+
+
+def _list_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--agent", default=default, help="only runs of this agent type")
+    parser.add_argument(
+        "--status", choices=[s.value for s in RunStatus], default=default, help="only runs with it"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=20 if default is None else default, help="at most this many "
+        "(default 20)",
+    )  # fmt: skip
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "runs",
         help="list and show recorded agent runs",
-        description="Agent runs recorded in PROJECT/.claude-pm/state.db, newest first. A run "
+        description="Agent runs recorded in PROJECT/.claude-pm/state.db, newest first "
+        "(`claude-pm runs` alone is `claude-pm runs list`). A run "
         "left 'running' by an orchestrator that no longer exists (killed with SIGKILL, or the "
         "machine rebooted) is reclaimed first: the processes its agent left are killed (never "
         "those of a live orchestrator, MCP server or worker) and the run is marked "
         "'abandoned'; each is reported on stderr.",
+        epilog=EXAMPLES,
     )
-    parser.add_argument("--agent", default=None, help="only runs of this agent type")
-    parser.add_argument(
-        "--status", choices=[s.value for s in RunStatus], default=None, help="only runs with it"
-    )
-    parser.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    _list_flags(parser, None)
+    add_format_flags(parser, LIST_COLUMNS)
     parser.set_defaults(func=list_command)
     commands = parser.add_subparsers(dest="runs_command", metavar="ACTION")
-    show = commands.add_parser("show", help="one run: outcome, measurements, log paths")
+    listing = commands.add_parser(
+        "list",
+        help="the recorded runs, newest first",
+        description="The recorded runs, newest first, filtered. An empty project lists none.",
+        epilog=EXAMPLES,
+    )
+    # SUPPRESS: a flag given before `list` (`runs --limit 5 list`) is kept.
+    _list_flags(listing, argparse.SUPPRESS)
+    add_format_flags(listing, LIST_COLUMNS)
+    listing.set_defaults(func=list_command)
+    show = commands.add_parser(
+        "show",
+        help="one run: outcome, measurements, log paths",
+        description="One run: how it ended (exit code, or the signal that killed it), its "
+        "times and peak memory, cost and usage on an LLM backend, its task, log paths and "
+        "the end of its output. Exits 1 for an unknown run.",
+        epilog="examples:\n  claude-pm runs show 20261125T201140Z-a2240019\n"
+        "  claude-pm runs show 20261125T201140Z-a2240019 --json | jq .peak_rss_mb\n"
+        '  claude-pm runs show "$(claude-pm runs list --limit 1 | cut -f1)"',
+    )
     show.add_argument("run_id", help="the run id, e.g. 20261125T201140Z-a2240019")
-    show.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(show)
     show.set_defaults(func=show_command)
     prune = commands.add_parser(
         "prune",
@@ -53,23 +99,38 @@ def register(subparsers: Any) -> None:
         "directory is never removed; the records stay in state.db. DAYS defaults to the "
         "runs_retention_days setting, which, when set, also makes claude-pm prune on its own "
         "at most once a day.",
+        epilog="examples:\n  claude-pm runs prune --older-than 30\n"
+        "  claude-pm runs prune --older-than 7 --keep 50\n"
+        "  claude-pm runs prune --keep 20 --dry-run",
     )
     prune.add_argument(
         "--older-than", type=float, default=None, metavar="DAYS", help="ended more than DAYS ago"
     )
     prune.add_argument("--keep", type=int, default=None, metavar="N", help="keep the N newest")
     prune.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
-    prune.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(prune)
     prune.set_defaults(func=prune_command)
 
 
-def _store(settings: Settings) -> RunStore | None:
-    """The run store, after reclaiming what dead orchestrators left (reported on stderr)."""
+EXAMPLES = """\
+examples:
+  claude-pm runs list
+  claude-pm runs list --agent qa --status failed --limit 5
+  claude-pm runs list --json | jq '.[0].run_id'
+"""
+
+
+def _store(settings: Settings, *, needed: bool = True) -> RunStore | None:
+    """The run store, after reclaiming what dead orchestrators left (reported on stderr).
+
+    None when nothing was recorded yet; with ``needed`` that is an error (exit 1).
+    """
     from claude_pm.agents.runs import RunStore
     from claude_pm.state import Database
 
     if not settings.db_path.exists():
-        error(f"no runs recorded yet in {settings.db_path}")
+        if needed:
+            raise CommandFailed(f"no runs recorded yet in {settings.db_path}")
         return None
     store = RunStore(Database(settings.db_path), reclaim=False)
     for reclaimed in store.reclaim():
@@ -82,72 +143,112 @@ def _as_dict(run: RunRecord) -> dict[str, Any]:
     data["status"] = run.status.value
     data["usage"] = dict(run.usage)
     data["peak_rss_mb"] = round(run.peak_rss_mb, 2) if run.peak_rss_mb is not None else None
+    data["ended"] = describe_exit(run.exit_code, run.signal) or None
     return data
 
 
 @with_settings
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    if store is None:
-        return EXIT_BAD_INPUT
+    store = _store(settings, needed=False)
+    fmt = output_format(args)
     agent = args.agent.replace("-", "_").lower() if args.agent else None
     status = RunStatus(args.status) if args.status else None
-    runs = store.find(args.limit, agent_type=agent, status=status)
-    if args.json:
+    if store is None:
+        note(args, f"no runs recorded yet in {settings.db_path}")
+        runs: list[RunRecord] = []
+    else:
+        runs = store.find(args.limit, agent_type=agent, status=status)
+    if fmt is Format.JSON:
         print_json([_as_dict(r) for r in runs])
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
+        return EXIT_OK
+    if fmt is Format.TSV:
+        write_tsv(
+            (
+                r.run_id,
+                r.agent_type,
+                r.status.value,
+                describe_exit(r.exit_code, r.signal),
+                f"{r.wall_time_s:.2f}" if r.wall_time_s is not None else "",
+                f"{r.peak_rss_mb:.1f}" if r.peak_rss_mb is not None else "",
+            )
+            for r in runs
+        )
+        return EXIT_OK
     # The run id starts with its UTC start time, so no separate column for it.
-    table = Table(title=f"{len(runs)} run(s)", title_justify="left", box=None)
-    for column in ("run", "agent", "status", "time", "peak MB"):
-        table.add_column(column, no_wrap=True)
+    rows = []
     for run in runs:
         shown = run.status.value
-        if run.exit_code not in (None, 0):
-            shown += f" ({run.exit_code})"
-        elif run.signal is not None:
-            shown += f" (signal {run.signal})"
-        table.add_row(
-            run.run_id,
-            run.agent_type,
-            shown,
-            f"{run.wall_time_s:.2f}s" if run.wall_time_s is not None else "",
-            f"{run.peak_rss_bytes / (1024 * 1024):.1f}" if run.peak_rss_bytes else "",
+        ended = describe_exit(run.exit_code, run.signal)
+        if ended and ended != "exit 0":
+            shown += f" ({ended})"
+        rows.append(
+            (
+                run.run_id,
+                run.agent_type,
+                shown,
+                human_duration(run.wall_time_s),
+                megabytes(run.peak_rss_bytes),
+            )
         )
-    Console().print(table)
-    return 0
+    print_rows(("run", "agent", "status", "time", "peak"), rows, fmt, title=f"{len(rows)} run(s)")
+    return EXIT_OK
+
+
+def _unknown_run(run_id: str, store: RunStore | None) -> CommandFailed:
+    recent = ", ".join(r.run_id for r in store.find(5)) if store is not None else ""
+    return CommandFailed(
+        f"no run {run_id!r}; recent runs: {recent or 'none'} (see `claude-pm runs list`)"
+    )
+
+
+def _show_lines(run: RunRecord) -> list[tuple[str, str]]:
+    """``runs show`` for people: the outcome first, in human units."""
+    status = run.status.value
+    ended = describe_exit(run.exit_code, run.signal)
+    lines = [
+        ("run", run.run_id),
+        ("agent", run.agent_type),
+        ("status", f"{status}, {ended}" if ended else status),
+        ("started", local_time(run.started_at)),
+        ("finished", local_time(run.finished_at)),
+        ("time", human_duration(run.wall_time_s)),
+        ("cpu time", human_duration(run.cpu_time_s)),
+        ("peak memory", megabytes(run.peak_rss_bytes)),
+        ("memory enforced by", run.enforcement or ""),
+        ("backend", run.backend or ""),
+        ("model", run.model or ""),
+        ("cost", f"${run.cost_usd:.4f}" if run.cost_usd is not None else ""),
+        ("usage", ", ".join(f"{k} {v}" for k, v in run.usage.items())),
+        ("stop reason", run.stop_reason or ""),
+        ("session", run.backend_session_id or run.session_id or ""),
+        ("error", run.error or ""),
+        ("run dir", run.run_dir or ""),
+        ("stdout", run.stdout_path or ""),
+        ("stderr", run.stderr_path or ""),
+    ]
+    return [(key, value) for key, value in lines if value]
 
 
 @with_settings
 def show_command(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    if store is None:
-        return EXIT_BAD_INPUT
-    run = store.get(args.run_id)
+    store = _store(settings, needed=False)
+    run = store.get(args.run_id) if store is not None else None
     if run is None:
-        recent = ", ".join(r.run_id for r in store.find(5)) or "none"
-        error(f"no run {args.run_id!r}; recent runs: {recent} (see `claude-pm runs`)")
-        return 1
-    data = _as_dict(run)
-    if args.json:
-        print_json(data)
-        return 0
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    for key, value in data.items():
-        if value is not None and key not in ("task", "orchestrator", "tree"):
-            console.print(f"{key}: {value}", markup=False, soft_wrap=True)
-    console.rule("task")
-    console.print(run.task, markup=False, soft_wrap=True)
+        raise _unknown_run(args.run_id, store)
+    if wants_json(args):
+        print_json(_as_dict(run))
+        return EXIT_OK
+    out = console()
+    for key, value in _show_lines(run):
+        out.print(f"{key}: {value}", markup=False)
+    out.rule("task")
+    out.print(run.task, markup=False)
     if run.stdout_path and Path(run.stdout_path).exists():
-        console.rule("end of stdout")
-        console.print(_tail(Path(run.stdout_path)), markup=False, soft_wrap=True)
+        out.rule("end of stdout")
+        out.print(_tail(Path(run.stdout_path)), markup=False)
     elif run.run_dir and not Path(run.run_dir).exists():
-        console.print(f"(the run directory {run.run_dir} was pruned)", markup=False)
-    return 0
+        out.print(f"(the run directory {run.run_dir} was pruned)", markup=False)
+    return EXIT_OK
 
 
 @with_settings
@@ -155,8 +256,7 @@ def prune_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.agents.retention import prune_runs
 
     store = _store(settings)
-    if store is None:
-        return EXIT_BAD_INPUT
+    assert store is not None
     days = args.older_than if args.older_than is not None else settings.runs_retention_days
     report = prune_runs(
         store,
@@ -165,7 +265,7 @@ def prune_command(args: argparse.Namespace, settings: Settings) -> int:
         dry_run=args.dry_run,
         runs_dir=settings.runs_dir,
     )
-    if args.json:
+    if wants_json(args):
         print_json(
             {
                 "dry_run": report.dry_run,
@@ -181,7 +281,7 @@ def prune_command(args: argparse.Namespace, settings: Settings) -> int:
         if args.dry_run:
             for pruned in report.removed:
                 sys.stdout.write(f"  {pruned.path}\n")
-    return 1 if report.failed else 0
+    return EXIT_FAILED if report.failed else EXIT_OK
 
 
 def _tail(path: Path, max_bytes: int = 4096) -> str:

@@ -1,7 +1,8 @@
 """``claude-pm tickets ...``: list, show, update, extract, export and push tickets.
 
-Exit codes: 0 done, 1 the operation failed (unknown ticket, database or API
-error), 2 bad input (a flag value, a missing file).
+Exit codes as every command's (:mod:`claude_pm.cli.guard`): 0 done, 1 the
+operation failed (unknown ticket, database or API error), 2 bad input (a flag
+value, a missing file).
 """
 
 from __future__ import annotations
@@ -14,8 +15,17 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.cli.guard import with_settings
-from claude_pm.cli.output import error, print_json
+from claude_pm.cli.guard import EXIT_BAD_INPUT, CommandFailed, with_settings
+from claude_pm.cli.output import (
+    Format,
+    add_format_flags,
+    add_json_flag,
+    note,
+    output_format,
+    print_json,
+    wants_json,
+    write_tsv,
+)
 from claude_pm.tickets.export import ExportFormat
 from claude_pm.tickets.model import Priority, TicketStatus, TicketType
 
@@ -36,6 +46,7 @@ def register(subparsers: Any) -> None:
         help="list, show, update, extract, export and push tickets",
         description="Tickets found in agent output, stored deduplicated in the project's "
         "state database (PROJECT/.claude-pm/state.db).",
+        epilog=LIST_EXAMPLES,
     )
     parser.set_defaults(func=_help(parser))
     commands = parser.add_subparsers(dest="tickets_command", metavar="ACTION")
@@ -44,6 +55,7 @@ def register(subparsers: Any) -> None:
         "list",
         help="list tickets, filtered",
         description="List tickets in id order, streamed (any number, in bounded memory).",
+        epilog=LIST_EXAMPLES,
     )
     p.add_argument("--status", choices=_STATUSES)
     p.add_argument("--type", choices=_TYPES)
@@ -56,21 +68,31 @@ def register(subparsers: Any) -> None:
         "`claude-pm run`, or the extract-... id of a tool call or `tickets extract`)",
     )
     p.add_argument("--limit", type=int, default=None, help="at most this many tickets")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_format_flags(p, LIST_COLUMNS)
     p.set_defaults(func=list_command)
 
     p = commands.add_parser(
-        "show", help="show one ticket with its context and the lines it was seen on"
+        "show",
+        help="show one ticket with its context and the lines it was seen on",
+        description="One ticket: its fields, where the finding is, the lines it was seen "
+        "on and its context. Exits 1 for an unknown ticket.",
+        epilog="examples:\n  claude-pm tickets show PM-42\n"
+        "  claude-pm tickets show PM-42 --json | jq .lines_count",
     )
     p.add_argument("id", help="ticket id, e.g. PM-42")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(p)
     p.set_defaults(func=show_command)
 
-    p = commands.add_parser("update", help="change a ticket's status or priority")
+    p = commands.add_parser(
+        "update",
+        help="change a ticket's status or priority",
+        epilog="examples:\n  claude-pm tickets update PM-42 --status resolved\n"
+        "  claude-pm tickets update PM-7 --priority critical --json",
+    )
     p.add_argument("id", help="ticket id, e.g. PM-42")
     p.add_argument("--status", choices=_STATUSES)
     p.add_argument("--priority", choices=_PRIORITIES)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(p)
     p.set_defaults(func=update_command)
 
     p = commands.add_parser(
@@ -80,7 +102,10 @@ def register(subparsers: Any) -> None:
         "in FILE (or standard input with -), streaming it; with --store, save them and "
         "print how many were new and how many already filed. A leading path:line in a "
         "title is where the finding is (its file and line), unless --record-file says "
-        "FILE is the source itself.",
+        "FILE is the source itself. FILE is relative to the current directory.",
+        epilog="examples:\n  claude-pm tickets extract build.log\n"
+        "  pytest 2>&1 | claude-pm tickets extract - --store --agent qa\n"
+        "  claude-pm tickets extract src/app.py --record-file --store",
     )
     p.add_argument("file", help="a file to read, or - for standard input")
     p.add_argument("--agent", default="manual", help="source agent to record (default: manual)")
@@ -96,7 +121,7 @@ def register(subparsers: Any) -> None:
         help="FILE is the source the findings are in: record it (relative to the project) "
         "as their file, and its line numbers as theirs",
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(p)
     p.set_defaults(func=extract_command)
 
     p = commands.add_parser(
@@ -104,9 +129,14 @@ def register(subparsers: Any) -> None:
         help="write tickets as Markdown files, JSON, CSV or SARIF",
         description="markdown writes one PM-<n>.md per ticket with YAML front matter into "
         "--output (default PROJECT/tickets); json, csv and sarif (SARIF 2.1.0, for GitHub "
-        "code scanning and editors) go to --output or standard output.",
+        "code scanning and editors) go to --output or standard output. "
+        "--output is relative to the current directory.",
+        epilog="examples:\n  claude-pm tickets export\n"
+        "  claude-pm tickets export --json --status open > open.json\n"
+        "  claude-pm tickets export --format sarif --output tickets.sarif",
     )
     p.add_argument("--format", choices=_FORMATS, default="markdown")
+    add_json_flag(p, help="the tickets as JSON on standard output (same as --format json)")
     p.add_argument("--output", type=Path, default=None, help="directory (markdown) or file")
     p.add_argument("--status", choices=_STATUSES)
     p.add_argument("--type", choices=_TYPES)
@@ -118,6 +148,8 @@ def register(subparsers: Any) -> None:
         help="create GitHub issues for tickets not pushed yet",
         description="Create one GitHub issue per ticket that has none yet, with the token in "
         "GITHUB_TOKEN, and record the issue url on the ticket.",
+        epilog="examples:\n  claude-pm tickets push --repo me/shop --dry-run\n"
+        "  GITHUB_TOKEN=... claude-pm tickets push --repo me/shop --type bug",
     )
     p.add_argument("--repo", required=True, help="owner/name")
     p.add_argument("--api-url", default=None, help="REST API base (default: the public API)")
@@ -125,8 +157,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--type", choices=_TYPES)
     p.add_argument("--priority", choices=_PRIORITIES)
     p.add_argument("--dry-run", action="store_true", help="list what would be pushed")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(p)
     p.set_defaults(func=push_command)
+
+
+LIST_COLUMNS = "id, status, type, priority, times seen, file:line, title"
+
+LIST_EXAMPLES = """\
+examples:
+  claude-pm tickets list --status open
+  claude-pm tickets list --type bug --format tsv | cut -f1,7
+  claude-pm tickets list --run 20261125T201140Z-a2240019 --json
+"""
 
 
 def _help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
@@ -145,9 +187,9 @@ def _store(settings: Settings) -> TicketStore:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from claude_pm.cli.output import console
 
-    return Console(highlight=False)
+    return console()
 
 
 _TABLE_PAGE = 500
@@ -274,8 +316,22 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
         run=args.run,
         limit=args.limit,
     )
-    if args.json:
+    fmt = output_format(args)
+    if fmt is Format.JSON:
         _print_json_rows(t.to_dict() for t in tickets)
+    elif fmt is Format.TSV:
+        write_tsv(
+            (
+                t.id,
+                t.status.value,
+                t.type.value,
+                t.priority.value,
+                t.times_seen,
+                _where(t.file, t.line),
+                t.title,
+            )
+            for t in tickets
+        )
     else:
         _print_table(tickets)
     return 0
@@ -288,7 +344,7 @@ def show_command(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     requested = format_ticket_id(parse_ticket_id(args.id))
     ticket = store.get(requested)
-    if args.json:
+    if wants_json(args):
         lines, total = store.lines(ticket.seq, limit=_SHOWN_LINES)
         data = ticket.to_dict()
         data["lines"] = [x.to_dict() for x in lines]
@@ -304,10 +360,9 @@ def show_command(args: argparse.Namespace, settings: Settings) -> int:
 @with_settings
 def update_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.status is None and args.priority is None:
-        error("nothing to change: give --status and/or --priority")
-        return 2
+        raise CommandFailed("nothing to change: give --status and/or --priority", EXIT_BAD_INPUT)
     ticket = _store(settings).update(args.id, status=args.status, priority=args.priority)
-    if args.json:
+    if wants_json(args):
         print_json(ticket.to_dict())
     else:
         _console().print(
@@ -355,7 +410,7 @@ def extract_command(args: argparse.Namespace, settings: Settings) -> int:
     tickets = _extract(args, settings)
     console = _console()
     if not args.store:
-        if args.json:
+        if wants_json(args):
             _print_json_rows(t.to_dict() for t in tickets)
             return 0
         found = 0
@@ -366,7 +421,7 @@ def extract_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     store = _store(settings)
-    if args.json:
+    if wants_json(args):
         array = _JsonArray()
         try:
             store.save_stream(
@@ -399,17 +454,22 @@ def extract_command(args: argparse.Namespace, settings: Settings) -> int:
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.tickets import export
 
+    chosen = args.format
+    if args.json:
+        if chosen not in ("markdown", "json"):  # markdown is the default, not a choice
+            raise CommandFailed(f"--json and --format {chosen} disagree: give one", EXIT_BAD_INPUT)
+        chosen = "json"
     tickets = _store(settings).find(
         status=args.status, ticket_type=args.type, priority=args.priority
     )
-    if args.format == "markdown":
+    if chosen == "markdown":
         directory = args.output or settings.project_root / "tickets"
         written = export.export_markdown(tickets, directory)
-        sys.stderr.write(f"wrote {len(written)} ticket file(s) to {directory}\n")
+        note(args, f"wrote {len(written)} ticket file(s) to {directory}")
         return 0
-    if args.format == "sarif":
+    if chosen == "sarif":
         text = export.to_sarif(tickets, project_root=settings.project_root)
-    elif args.format == "json":
+    elif chosen == "json":
         text = export.to_json(tickets)
     else:
         text = export.to_csv(tickets)
@@ -417,7 +477,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(text)
     else:
         Path(args.output).write_text(text, encoding="utf-8", newline="")
-        sys.stderr.write(f"wrote {len(tickets)} ticket(s) to {args.output}\n")
+        note(args, f"wrote {len(tickets)} ticket(s) to {args.output}")
     return 0
 
 
@@ -430,7 +490,7 @@ def push_command(args: argparse.Namespace, settings: Settings) -> int:
     tickets = store.find(status=args.status, ticket_type=args.type, priority=args.priority)
     pending = [t for t in tickets if not t.external_url]
     if args.dry_run:
-        if args.json:
+        if wants_json(args):
             print_json([t.id for t in pending])
         else:
             _console().print(f"would push {len(pending)} ticket(s) to {args.repo}.")
@@ -441,7 +501,7 @@ def push_command(args: argparse.Namespace, settings: Settings) -> int:
         api_url=args.api_url or DEFAULT_API_URL,
     )
     results = push_tickets(store, sink, pending)
-    if args.json:
+    if wants_json(args):
         print_json([{"id": r.id, "external_url": r.external_url} for r in results])
     else:
         console = _console()

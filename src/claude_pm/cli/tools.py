@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from claude_pm.cli.output import print_json
+from claude_pm.cli.output import add_json_flag, print_json
 from claude_pm.tools.formats import ToolFormat
 
 
@@ -16,7 +16,10 @@ def register(subparsers: Any) -> None:
         description="Print the four tool definitions as JSON, in the format of the Anthropic "
         "Messages API (tools=[...]), OpenAI Chat Completions (tools=[...]) or MCP "
         "(tools/list). The Python API gives the same: claude_pm.tools.as_anthropic(), "
-        "as_openai(), as_mcp().",
+        "as_openai(), as_mcp(). The output is always JSON (--json is accepted for "
+        "uniformity).",
+        epilog="examples:\n  claude-pm tools\n  claude-pm tools --format openai > tools.json\n"
+        "  claude-pm tools --format mcp | jq '.[].name'",
     )
     parser.add_argument(
         "--format",
@@ -24,6 +27,7 @@ def register(subparsers: Any) -> None:
         default=ToolFormat.ANTHROPIC.value,
         help="provider format (default anthropic)",
     )
+    add_json_flag(parser, help="JSON (what it prints anyway)")
     parser.set_defaults(func=run_command)
 
 

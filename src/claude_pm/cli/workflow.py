@@ -15,8 +15,25 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claude_pm.cli.guard import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, with_settings
-from claude_pm.cli.output import error, print_json
+from claude_pm.cli.guard import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CommandFailed,
+    with_settings,
+)
+from claude_pm.cli.output import (
+    Format,
+    add_format_flags,
+    add_json_flag,
+    note,
+    output_format,
+    print_json,
+    print_rows,
+    quiet,
+    wants_json,
+)
 from claude_pm.cli.workflow_view import print_result, progress_view
 
 if TYPE_CHECKING:
@@ -24,7 +41,7 @@ if TYPE_CHECKING:
     from claude_pm.workflow.engine import WorkflowEngine
     from claude_pm.workflow.outcome import WorkflowEvent, WorkflowResult
 
-EXIT_INTERRUPTED = 130
+LIST_COLUMNS = "workflow id, status, completed tasks, total tasks, created at, description"
 
 
 def register(subparsers: Any) -> None:
@@ -35,11 +52,22 @@ def register(subparsers: Any) -> None:
         "coordinate_multi_agent_workflow input. Each run is journaled in "
         "PROJECT/.claude-pm/state.db under a workflow id (wf-...) that status, resume and "
         "cancel take. run and resume exit 0 when every task completed, 1 when one did not, "
-        "2 on bad input (every problem of the file is listed), 130 when interrupted.",
+        "2 on bad input (every problem of the file is listed), 130 when interrupted. A "
+        "workflow FILE is read relative to the current directory, whatever --project says.",
+        epilog="examples:\n  claude-pm workflow validate review.yaml\n"
+        "  claude-pm workflow run review.yaml --project ~/src/shop\n"
+        "  claude-pm workflow list --format tsv | cut -f1,2",
     )
     commands = parser.add_subparsers(dest="workflow_command", metavar="ACTION", required=True)
 
-    run = commands.add_parser("run", help="run a workflow file", description=_RUN_HELP)
+    run = commands.add_parser(
+        "run",
+        help="run a workflow file",
+        description=_RUN_HELP,
+        epilog="examples:\n  claude-pm workflow run review.yaml\n"
+        "  claude-pm workflow run review.yaml --json -q | jq .workflow_id\n"
+        "  claude-pm workflow run review.yaml --executor ray --budget-usd 2",
+    )
     run.add_argument("file", type=Path, help="the workflow file (YAML)")
     _run_flags(run)
     run.add_argument(
@@ -65,9 +93,11 @@ def register(subparsers: Any) -> None:
         "mode used, the levels (tasks of one level never depend on each other) and the "
         "critical path (estimated from each task's timeout, else its agent's). Exits 0 when "
         "valid, 2 with every problem listed.",
+        epilog="examples:\n  claude-pm workflow validate review.yaml\n"
+        "  claude-pm workflow validate review.yaml --json | jq .critical_path",
     )
     validate.add_argument("file", type=Path, help="the workflow file (YAML)")
-    validate.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(validate)
     validate.set_defaults(func=validate_command)
 
     status = commands.add_parser(
@@ -75,15 +105,24 @@ def register(subparsers: Any) -> None:
         help="one workflow's tasks as the journal has them",
         description="Every task of a workflow (the latest one without RUN_ID): its state, "
         "attempts, run and why it was skipped. A workflow whose orchestrator died shows as "
-        "interrupted: `workflow resume` continues it.",
+        "interrupted: `workflow resume` continues it. Exits 1 for an unknown workflow.",
+        epilog="examples:\n  claude-pm workflow status\n"
+        "  claude-pm workflow status wf-20261125T201140Z-a224 --json",
     )
     status.add_argument("run_id", nargs="?", default=None, help="the workflow id (wf-...)")
-    status.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(status)
     status.set_defaults(func=status_command)
 
-    listing = commands.add_parser("list", help="recent workflows, newest first")
+    listing = commands.add_parser(
+        "list",
+        help="recent workflows, newest first",
+        description="Recent workflows, newest first; a project without any lists none.",
+        epilog="examples:\n  claude-pm workflow list\n"
+        "  claude-pm workflow list --limit 5 --json | jq '.[0].workflow_id'\n"
+        "  claude-pm workflow list --format tsv | grep interrupted",
+    )
     listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
-    listing.add_argument("--json", action="store_true", help="print JSON")
+    add_format_flags(listing, LIST_COLUMNS)
     listing.set_defaults(func=list_command)
 
     resume = commands.add_parser(
@@ -94,6 +133,8 @@ def register(subparsers: Any) -> None:
         "worktrees removed; completed tasks are not run again, a task that was running runs "
         "again as a fresh attempt (interrupted in the result); an effect that may be half "
         "done (tickets, a branch) is reported as in doubt and never repeated.",
+        epilog="examples:\n  claude-pm workflow resume wf-20261125T201140Z-a224\n"
+        "  claude-pm workflow resume wf-20261125T201140Z-a224 --json -q",
     )
     resume.add_argument("run_id", help="the workflow id (wf-...)")
     _run_flags(resume)
@@ -106,12 +147,16 @@ def register(subparsers: Any) -> None:
         "start time) to cancel it: it stops scheduling, kills its agents' process trees and "
         "records them cancelled. A workflow whose orchestrator is dead is cleaned up and "
         "marked cancelled here. Exits 0 when the workflow is cancelled (or had ended), 1 "
-        "when the orchestrator did not confirm within --wait seconds.",
+        "when the orchestrator did not confirm within --wait seconds (or the workflow is "
+        "unknown).",
+        epilog="examples:\n  claude-pm workflow cancel wf-20261125T201140Z-a224\n"
+        "  claude-pm workflow cancel wf-20261125T201140Z-a224 --wait 5 --json",
     )
     cancel.add_argument("run_id", help="the workflow id (wf-...)")
     cancel.add_argument(
         "--wait", type=float, default=30.0, help="seconds to wait for the orchestrator (30)"
     )
+    add_json_flag(cancel)
     cancel.set_defaults(func=cancel_command)
 
 
@@ -124,7 +169,7 @@ _RUN_HELP = (
 
 
 def _run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json_flag(parser, help="print the result as JSON")
     parser.add_argument(
         "--executor",
         choices=["local", "ray"],
@@ -133,9 +178,6 @@ def _run_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--address", default=None, help="the Ray cluster of --executor ray (default: a local one)"
-    )
-    parser.add_argument(
-        "--quiet", action="store_true", help="no live view or progress lines on stderr"
     )
 
 
@@ -149,10 +191,14 @@ def _engine(settings: Settings) -> WorkflowEngine:
     )
 
 
-def _existing_engine(settings: Settings) -> WorkflowEngine | None:
+def _existing_engine(settings: Settings) -> WorkflowEngine:
+    """The engine of a project with workflows recorded.
+
+    Raises:
+        CommandFailed: (exit 1) none was recorded, so whatever was named is unknown.
+    """
     if not settings.db_path.exists():
-        error(f"no workflow recorded yet in {settings.db_path}")
-        return None
+        raise CommandFailed(f"no workflow recorded yet in {settings.db_path}")
     return _engine(settings)
 
 
@@ -182,8 +228,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         engine = _engine(settings)
         checked = engine.check(data)
     except (WorkflowInvalid, InvalidInput) as e:
-        _problems(e)
-        return EXIT_BAD_INPUT
+        raise _problems(e, EXIT_BAD_INPUT) from e
     tasks = [(t.id, t.agent_type) for t in checked.spec.tasks]
     return _drive(args, settings, engine, tasks, lambda on: engine.run(data, on_event=on))
 
@@ -193,20 +238,16 @@ def resume_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.errors import InvalidInput, WorkflowInvalid
 
     engine = _existing_engine(settings)
-    if engine is None:
-        return EXIT_BAD_INPUT
     try:
         tasks = [(t.task_id, t.agent_type) for t in engine.snapshot(args.run_id).tasks]
     except InvalidInput as e:
-        error(e.message)
-        return EXIT_FAILED
+        raise _problems(e, EXIT_FAILED) from e
     try:
         return _drive(
             args, settings, engine, tasks, lambda on: engine.resume(args.run_id, on_event=on)
         )
     except WorkflowInvalid as e:
-        _problems(e)
-        return EXIT_FAILED
+        raise _problems(e, EXIT_FAILED) from e
 
 
 def _drive(
@@ -218,7 +259,7 @@ def _drive(
 ) -> int:
     try:
         result = run_with_view(
-            engine, tasks, start, quiet=args.quiet, on_interrupt=lambda r: _show(args, settings, r)
+            engine, tasks, start, quiet=quiet(args), on_interrupt=lambda r: _show(args, settings, r)
         )
     finally:
         engine.close()
@@ -237,7 +278,8 @@ def run_with_view(
     """Run ``start(on_event)`` under the live view (or progress lines) of ``tasks``.
 
     On Ctrl-C the engine has cancelled the workflow; ``on_interrupt`` is given
-    its snapshot before the interrupt goes on up.
+    its snapshot (to print it: under ``--json`` the cancelled workflow is then the
+    document), then :class:`CommandFailed` exits 130.
     """
     view = progress_view(tasks, quiet=quiet)
     seen: list[str] = []
@@ -250,28 +292,36 @@ def run_with_view(
     try:
         with view:
             result: WorkflowResult = start(on_event)
-    except (KeyboardInterrupt, SystemExit):
-        if seen:
-            print(f"claude-pm: workflow {seen[0]} interrupted and cancelled", file=sys.stderr)
-            if on_interrupt is not None:
-                on_interrupt(engine.snapshot(seen[0]))
-        raise
+    except (KeyboardInterrupt, SystemExit) as e:
+        if not seen:
+            raise
+        code = e.code if isinstance(e, SystemExit) and isinstance(e.code, int) else None
+        if on_interrupt is not None:
+            on_interrupt(engine.snapshot(seen[0]))
+        raise CommandFailed(
+            f"workflow {seen[0]} interrupted and cancelled",
+            code or EXIT_INTERRUPTED,
+            type_name=type(e).__name__,
+            printed=on_interrupt is not None,
+        ) from e
     return result
 
 
 def _show(args: argparse.Namespace, settings: Settings, result: WorkflowResult) -> None:
-    if args.json:
+    if wants_json(args):
         print_json(_document(settings, result))
     else:
         print_result(result)
 
 
-def _problems(e: Any) -> None:
-    error(e.message)
-    problems = getattr(e, "problems", None) or []
-    if len(problems) > 1:
-        for problem in problems:
-            sys.stderr.write(f"  - {problem}\n")
+def _problems(e: Any, exit_code: int) -> CommandFailed:
+    """A workflow error with every problem it lists, to raise with its exit code."""
+    return CommandFailed(
+        e.message,
+        exit_code,
+        problems=[str(p) for p in getattr(e, "problems", None) or []],
+        type_name=type(e).__name__,
+    )
 
 
 # -- validate, status, list, cancel -----------------------------------------------------
@@ -285,10 +335,9 @@ def validate_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         checked = _engine(settings).check(load_workflow_file(args.file))
     except (WorkflowInvalid, InvalidInput) as e:
-        _problems(e)
-        return EXIT_BAD_INPUT
+        raise _problems(e, EXIT_BAD_INPUT) from e
     spec, plan = checked.spec, checked.plan
-    if args.json:
+    if wants_json(args):
         print_json(
             {
                 "valid": True,
@@ -327,24 +376,20 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.errors import InvalidInput
 
     engine = _existing_engine(settings)
-    if engine is None:
-        return EXIT_BAD_INPUT
     try:
         run_id = args.run_id
         if run_id is None:
             latest = engine.journal.workflows(1)
             if not latest:
-                error("no workflow recorded yet (see `claude-pm workflow run`)")
-                return EXIT_FAILED
+                raise CommandFailed("no workflow recorded yet (see `claude-pm workflow run`)")
             run_id = latest[0].workflow_id
         result = engine.snapshot(run_id)
         events = engine.journal.events(run_id, last=10)
     except InvalidInput as e:
-        error(e.message)
-        return EXIT_FAILED
+        raise _problems(e, EXIT_FAILED) from e
     finally:
         engine.close()
-    if args.json:
+    if wants_json(args):
         document = _document(settings, result, every_task=True)
         document["last_events"] = events
         print_json(document)
@@ -357,47 +402,74 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.process.identity import identity_alive
 
-    engine = _existing_engine(settings)
-    if engine is None:
-        return EXIT_BAD_INPUT
-    try:
-        workflows = engine.journal.workflows(args.limit)
-        rows: list[dict[str, Any]] = []
-        for w in workflows:
-            tasks = engine.journal.tasks(w.workflow_id)
-            status = w.status.value
-            if status == "running" and not identity_alive(w.orchestrator):
-                status = "interrupted"
-            rows.append(
-                {
-                    "workflow_id": w.workflow_id,
-                    "workflow_description": w.description,
-                    "status": status,
-                    "total_tasks": len(tasks),
-                    "completed_tasks": sum(1 for t in tasks if t.status.value == "completed"),
-                    "created_at": w.created_at,
-                    "resumes": w.resumes,
-                }
-            )
-    finally:
-        engine.close()
-    if args.json:
+    fmt = output_format(args)
+    rows: list[dict[str, Any]] = []
+    if not settings.db_path.exists():
+        note(args, f"no workflow recorded yet in {settings.db_path}")
+    else:
+        engine = _engine(settings)
+        try:
+            for w in engine.journal.workflows(args.limit):
+                tasks = engine.journal.tasks(w.workflow_id)
+                status = w.status.value
+                if status == "running" and not identity_alive(w.orchestrator):
+                    status = "interrupted"
+                rows.append(
+                    {
+                        "workflow_id": w.workflow_id,
+                        "workflow_description": w.description,
+                        "status": status,
+                        "total_tasks": len(tasks),
+                        "completed_tasks": sum(1 for t in tasks if t.status.value == "completed"),
+                        "created_at": w.created_at,
+                        "resumes": w.resumes,
+                    }
+                )
+        finally:
+            engine.close()
+    if fmt is Format.JSON:
         print_json(rows)
         return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} workflow(s)", title_justify="left", box=None)
-    for column in ("workflow", "status", "tasks", "description"):
-        table.add_column(column, no_wrap=column != "description")
-    for row in rows:
-        table.add_row(
-            row["workflow_id"],
-            row["status"],
-            f"{row['completed_tasks']}/{row['total_tasks']}",
-            row["workflow_description"][:80],
+    if fmt is Format.TSV:
+        print_rows(
+            (),
+            [
+                (
+                    r["workflow_id"],
+                    r["status"],
+                    r["completed_tasks"],
+                    r["total_tasks"],
+                    r["created_at"],
+                    r["workflow_description"],
+                )
+                for r in rows
+            ],
+            fmt,
         )
-    Console().print(table)
+        return EXIT_OK
+    print_rows(
+        ("workflow", "status", "tasks", "description"),
+        [
+            (
+                r["workflow_id"],
+                r["status"],
+                f"{r['completed_tasks']}/{r['total_tasks']}",
+                r["workflow_description"],
+            )
+            for r in rows
+        ],
+        fmt,
+        title=f"{len(rows)} workflow(s)",
+        wide="description",
+    )
+    return EXIT_OK
+
+
+def _cancelled(args: argparse.Namespace, outcome: str, message: str) -> int:
+    if wants_json(args):
+        print_json({"workflow_id": args.run_id, "outcome": outcome, "message": message})
+    else:
+        print(f"workflow {args.run_id}: {message}")
     return EXIT_OK
 
 
@@ -406,33 +478,26 @@ def cancel_command(args: argparse.Namespace, settings: Settings) -> int:
     from claude_pm.errors import InvalidInput
 
     engine = _existing_engine(settings)
-    if engine is None:
-        return EXIT_BAD_INPUT
     try:
         try:
             outcome = engine.cancel(args.run_id)
         except InvalidInput as e:
-            error(e.message)
-            return EXIT_FAILED
+            raise _problems(e, EXIT_FAILED) from e
         if outcome == "cancelled":
-            print(f"workflow {args.run_id}: its orchestrator was gone; cleaned up and cancelled")
-            return EXIT_OK
+            return _cancelled(args, outcome, "its orchestrator was gone; cleaned up and cancelled")
         if outcome != "requested":
-            print(f"workflow {args.run_id} had already ended: {outcome}")
-            return EXIT_OK
+            return _cancelled(args, outcome, f"had already ended: {outcome}")
         deadline = time.monotonic() + args.wait
         while time.monotonic() < deadline:
             current = engine.journal.workflow(args.run_id)
             if current is not None and current.status.value != "running":
-                print(f"workflow {args.run_id}: {current.status.value}")
-                return EXIT_OK
+                return _cancelled(args, current.status.value, current.status.value)
             time.sleep(0.1)
         workflow = engine.journal.workflow(args.run_id)
         who = workflow.orchestrator if workflow is not None else "?"
-        error(
+        raise CommandFailed(
             f"workflow {args.run_id}: cancel requested, but its orchestrator ({who}: boot/pid/"
             f"start) has not confirmed within {args.wait:g}s; it may be busy, or stop it with kill"
         )
-        return EXIT_FAILED
     finally:
         engine.close()
