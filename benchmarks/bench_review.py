@@ -16,7 +16,10 @@
 2. **Bytes returned to the model.** Each agent through
    ``execute_agent_subprocess`` (the handler, in process): the size of the
    tool result as JSON against the agent's whole output (its stdout and
-   stderr logs).
+   stderr logs). The core agents print short reports, so their results are
+   mostly the fixed fields (memory, events, paths, tickets); a last row shows
+   an agent printing about 4 MB, whose result carries only the end of it
+   (``max_report_bytes``, 16 KiB by default).
 """
 
 from __future__ import annotations
@@ -126,6 +129,25 @@ def bytes_returned(work: Path) -> list[str]:
         lines.append(f"| {agent} | {full:,} B | {size:,} B | {size / full:.2f}x |")
     lines.append(
         f"| all six | {total_full:,} B | {total_result:,} B | {total_result / total_full:.2f}x |"
+    )
+    # An agent whose output is big: the result carries the end of it (the final report),
+    # capped at max_report_bytes; the rest stays in the logs.
+    from claude_pm.testing import write_python_agent
+
+    write_python_agent(
+        project,
+        "chatty",
+        "for i in range(50_000):\n    print(f'step {i}: ' + 'x' * 70)\nprint('# Report: done')",
+    )
+    result = handler.handle_tool_call(
+        "execute_agent_subprocess",
+        {"agent_type": "chatty", "task_description": "Talk a lot.", "timeout": 300},
+    )
+    size = len(json.dumps(result).encode())
+    logs = result["log_paths"]
+    full = sum(Path(logs[k]).stat().st_size for k in ("stdout", "stderr"))
+    lines.append(
+        f"| a command agent printing 50,000 lines | {full:,} B | {size:,} B | {size / full:.4f}x |"
     )
     return lines
 

@@ -2,6 +2,7 @@
 
     python benchmarks/run_all.py            # all, then rewrite BENCHMARKS.md
     python benchmarks/run_all.py --print    # all, print instead of writing
+    python benchmarks/run_all.py --only bench_review.py   # one, its section replaced in place
 
 Each benchmark script measures its own baseline in the same run and prints
 Markdown; this script only adds the machine description and the commands.
@@ -29,6 +30,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("MCP under load: 32 clients over streamable HTTP", "bench_mcp_load.py", []),
     ("Soak: 2,000 agent runs through one handler", "bench_soak.py", []),
     ("Workflows: makespan, scheduling overhead, resume after SIGKILL", "bench_workflow.py", []),
+    ("`claude-pm review` of the sample project: wall time, bytes returned", "bench_review.py", []),
 ]
 
 
@@ -43,7 +45,19 @@ def machine() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--print", action="store_true", help="print instead of writing the file")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        metavar="SCRIPT",
+        help="run only this benchmark script (repeatable) and replace its section of "
+        "BENCHMARKS.md, keeping the others",
+    )
     args = parser.parse_args()
+    scripts = {script for _, script, _ in BENCHES}
+    for name in args.only or ():
+        if name not in scripts:
+            parser.error(f"--only {name}: not a benchmark; one of {', '.join(sorted(scripts))}")
     parts = [
         "# Benchmarks",
         "",
@@ -55,7 +69,10 @@ def main() -> int:
         "",
     ]
     failed = False
+    sections: dict[str, str] = {}
     for title, script, extra in BENCHES:
+        if args.only and script not in args.only:
+            continue
         command = ["python", f"benchmarks/{script}", *extra]
         print(f"running {' '.join(command)} ...", file=sys.stderr, flush=True)
         started = time.monotonic()
@@ -66,19 +83,39 @@ def main() -> int:
             cwd=HERE.parent,
         )
         took = time.monotonic() - started
-        parts += [f"## {title}", "", f"Command: `{' '.join(command)}` ({took:.0f} s)", ""]
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        section = [f"## {title}", "", f"Command: `{' '.join(command)}` ({took:.0f} s, {day})", ""]
         if out.returncode != 0:
             failed = True
-            parts += ["**Failed:**", "", "```", out.stderr[-3000:], "```", ""]
+            section += ["**Failed:**", "", "```", out.stderr[-3000:], "```", ""]
         else:
-            parts += [out.stdout.strip(), ""]
+            section += [out.stdout.strip(), ""]
+        sections[title] = "\n".join(section)
+        parts += section
     text = "\n".join(parts)
+    if args.only:
+        text = _replace_sections(
+            (HERE.parent / "BENCHMARKS.md").read_text(encoding="utf-8"), sections
+        )
     if args.print:
         print(text)
     else:
         (HERE.parent / "BENCHMARKS.md").write_text(text, encoding="utf-8")
         print("wrote BENCHMARKS.md", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _replace_sections(text: str, sections: dict[str, str]) -> str:
+    """``text`` with each ``## title`` section replaced (appended when it is not there yet)."""
+    for title, body in sections.items():
+        head = f"## {title}\n"
+        start = text.find(head)
+        if start < 0:
+            text = text.rstrip("\n") + "\n\n" + body
+            continue
+        end = text.find("\n## ", start + len(head))
+        text = text[:start] + body + (text[end + 1 :] if end >= 0 else "")
+    return text
 
 
 if __name__ == "__main__":
