@@ -26,13 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
-#: An included file: the marker, a fence of 3+ backticks with an optional language, the
-#: file's text, the same fence, the end marker.
-INCLUDE = re.compile(
-    r"<!-- include: (?P<path>\S+) -->\n(?P<fence>`{3,})(?P<lang>[\w+-]*)\n"
-    r"(?P<body>.*?)(?P=fence)\n<!-- end include -->",
-    re.DOTALL,
-)
+#: An included block: everything from the marker to the end marker. Rendered, it holds a
+#: fence of 3+ backticks with the file's language, the file's text byte for byte, the fence.
+INCLUDE = re.compile(r"<!-- include: (?P<path>\S+) -->\n.*?<!-- end include -->", re.DOTALL)
 SETTINGS = re.compile(
     r"(?P<open><!-- settings-table -->\n)(?P<body>.*?)(?P<close><!-- end settings-table -->)",
     re.DOTALL,
