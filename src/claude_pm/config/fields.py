@@ -251,7 +251,7 @@ FIELDS: tuple[Field, ...] = (
           "run agents in a sandbox: auto (when the machine has one), required, off",
           _env("SANDBOX"), ("sandbox",), security=True),
     Field("sandbox_network", _bool, True,
-          "sandboxed agents may use the network (an agent can turn it off for itself)",
+          "sandboxed agents may use the network (false: every sandboxed agent runs without it)",
           _env("SANDBOX_NETWORK"), ("sandbox_network",), security=True),
     Field("allow_bypass_permissions", _bool, False,
           "let a claude-code agent that asks for permissionMode bypassPermissions have it",
