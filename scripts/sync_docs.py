@@ -1,4 +1,4 @@
-"""Keep docs/*.md true to the code: the settings table and the included example files.
+"""Keep README.md and docs/*.md true to the code: settings table, included examples.
 
 Two kinds of generated block, each between markers:
 
@@ -101,7 +101,8 @@ def setting_flags() -> dict[str, list[str]]:
     walk(build_parser(), "")
     flags: dict[str, list[str]] = {}
     for (setting, flag), commands in sorted(where.items()):
-        scope = "" if commands == [""] else " (" + ", ".join(f"`{c}`" for c in commands) + ")"
+        # A flag of the top-level parser is global (sub-commands accept it too).
+        scope = "" if "" in commands else " (" + ", ".join(f"`{c}`" for c in commands) + ")"
         flags.setdefault(setting, []).append(f"`{flag}`{scope}")
     return flags
 
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale pages (exit 1)")
     args = parser.parse_args(argv)
     stale = []
-    for page in sorted(DOCS.glob("*.md")):
+    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
         text = page.read_text(encoding="utf-8")
         fresh = synced(text)
         if fresh != text:

@@ -205,17 +205,6 @@ def test_an_unknown_flag_is_refused(tmp_path: Path):
         load_settings(environ={}, project_root=tmp_path, colour="blue")
 
 
-def test_the_readme_documents_every_setting():
-    """The README's configuration table lists each field's environment variable and key."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    for spec in FIELDS:
-        if spec.env is not None:
-            assert f"`{spec.env}`" in table, spec.name
-        for key in spec.context_keys:
-            assert f"`{key}`" in table, (spec.name, key)
-
-
 def _files(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     project = tmp_path / "proj"
     (project / ".claude-pm").mkdir(parents=True)

@@ -28,7 +28,7 @@ from claude_pm.workflow.recipes import review_workflow
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 EXAMPLES = ROOT / "examples"
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 #: The pages this test holds to the code (others, such as docs/mcp.md, may include too).
 OWN_PAGES = ("agents.md", "backends.md", "configuration.md", "workflows.md")
 

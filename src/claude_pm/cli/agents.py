@@ -192,7 +192,7 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
     if discovery.problems:
         note(
             args,
-            f"{len(discovery.problems)} definition file(s) were not loaded; "
+            f"{len({p.path for p in discovery.problems})} definition file(s) were not loaded; "
             "run `claude-pm agents check` for the reasons.",
         )
     return EXIT_OK
