@@ -200,21 +200,9 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def definition_dict(d: AgentDefinition, default_backend: str) -> dict[str, Any]:
     """Every field of a merged definition and where it came from (the discovery entry, and more)."""
-    from claude_pm.tools.results import agent_entry
+    from claude_pm.tools.results import agent_definition
 
-    return {
-        **agent_entry(d, default_backend),
-        "tools": list(d.tools) if d.tools is not None else None,
-        "context_keys": list(d.context_keys),
-        "visible_context_keys": list(d.visible_context_keys()),
-        "timeout_s": d.timeout_s,
-        "memory_limit_mb": d.memory_limit_mb,
-        "env": list(d.env),
-        "backend_options": dict(d.backend_options),
-        "version": d.version,
-        "claude_code": dict(d.claude_code),
-        "system_prompt": d.system_prompt,
-    }
+    return agent_definition(d, default_backend)
 
 
 @with_settings

@@ -157,7 +157,12 @@ class AgentRow:
         return self.task.record.peak_rss_bytes if self.task.record is not None else None
 
     def count(self, priority: str) -> int:
-        return sum(1 for t in self.tickets if t.priority.value == priority)
+        return _count(self.tickets, priority)
+
+    @property
+    def created(self) -> int:
+        """Tickets new to the store from this agent's run."""
+        return self.task.result.tickets.created_count if self.task.result is not None else 0
 
     @property
     def why(self) -> str:
@@ -181,11 +186,24 @@ class AgentRow:
             "sandbox": result.process.sandbox.value if result is not None else None,
             "backend": result.backend if result is not None else None,
             "tickets": {p: self.count(p) for p in reversed(PRIORITIES)},
-            "tickets_created_count": summary.created_count if summary is not None else 0,
+            "tickets_created_count": self.created,
             "duplicate_tickets_count": summary.filed_count if summary is not None else 0,
             "reason": self.why or None,
             "report": str(result.process.stdout_path) if result is not None else None,
         }
+
+
+@dataclass(frozen=True)
+class Review:
+    """A finished review: what the summary, the JSON document and the gate are made from."""
+
+    settings: Settings
+    result: WorkflowResult
+    rows: list[AgentRow]
+    seen: list[StoredTicket]
+    overrides: list[dict[str, str]]
+    fail_on: str | None
+    gate: bool
 
 
 @with_settings
@@ -245,9 +263,10 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
         PRIORITIES.index(t.priority.value) >= PRIORITIES.index(args.fail_on) for t in seen
     )
     code = EXIT_OK if result.completed and not gate else EXIT_FAILED
-    document = _document(settings, result, rows, seen, overrides, args.fail_on, gate, code)
+    review = Review(settings, result, rows, seen, overrides, args.fail_on, gate)
+    document = _document(review, code)
     if fmt == "table" or args.output is not None:
-        _print_summary(settings, result, rows, seen, overrides, args.fail_on, gate)
+        _print_summary(review)
     if fmt != "table":
         text = _render(fmt, settings, document, seen)
         if args.output is None:
@@ -306,16 +325,8 @@ def _distinct(tickets: Any) -> list[StoredTicket]:
     return [by_id[k] for k in sorted(by_id)]
 
 
-def _document(
-    settings: Settings,
-    result: WorkflowResult,
-    rows: list[AgentRow],
-    seen: list[StoredTicket],
-    overrides: list[dict[str, str]],
-    fail_on: str | None,
-    gate: bool,
-    code: int,
-) -> dict[str, Any]:
+def _document(review: Review, code: int) -> dict[str, Any]:
+    settings, result, rows, seen = review.settings, review.result, review.rows, review.seen
     listed = seen[: settings.max_tickets_listed]
     return {
         "workflow_id": result.workflow_id,
@@ -327,7 +338,7 @@ def _document(
         "agents": [row.to_dict() for row in rows],
         "tickets_count": len(seen),
         "tickets_by_priority": {p: _count(seen, p) for p in reversed(PRIORITIES)},
-        "tickets_created_count": sum(r.to_dict()["tickets_created_count"] for r in rows),
+        "tickets_created_count": sum(r.created for r in rows),
         "tickets": [
             {
                 "id": t.id,
@@ -341,9 +352,9 @@ def _document(
             for t in listed
         ],
         "tickets_read_more": ("claude-pm tickets list --json" if len(seen) > len(listed) else None),
-        "overrides": overrides,
-        "fail_on": fail_on,
-        "gate_failed": gate,
+        "overrides": review.overrides,
+        "fail_on": review.fail_on,
+        "gate_failed": review.gate,
         "exit_code": code,
     }
 
@@ -370,15 +381,9 @@ def _human_bytes(n: int | None) -> str:
     return f"{n / (1024 * 1024):.0f} MiB"
 
 
-def _print_summary(
-    settings: Settings,
-    result: WorkflowResult,
-    rows: list[AgentRow],
-    seen: list[StoredTicket],
-    overrides: list[dict[str, str]],
-    fail_on: str | None,
-    gate: bool,
-) -> None:
+def _print_summary(review: Review) -> None:
+    settings, result, rows, seen = review.settings, review.result, review.rows, review.seen
+    overrides, fail_on, gate = review.overrides, review.fail_on, review.gate
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -409,7 +414,7 @@ def _print_summary(
             escape(row.why[:300]),
         )
     out.print(table)
-    new = sum(r.task.result.tickets.created_count for r in rows if r.task.result is not None)
+    new = sum(r.created for r in rows)
     by = ", ".join(f"{_count(seen, p)} {p}" for p in reversed(PRIORITIES))
     out.print(
         f"tickets: {len(seen)} ({by}); {new} new, {len(seen) - new} already filed"
